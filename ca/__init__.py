@@ -1,0 +1,1 @@
+"""Internal certification authority: keys, hierarchy, issuance, status, CRL, OCSP and time-stamping."""

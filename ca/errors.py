@@ -1,0 +1,50 @@
+"""Typed CA errors, each with a stable problem type and a message in Vietnamese with English beside it."""
+
+from __future__ import annotations
+
+
+class CAError(Exception):
+    """Base for every refusal of the CA. `code` is stable (the RFC 9457 problem type's last segment)."""
+
+    code = "ca-error"
+    status = 400
+
+    def __init__(self, vietnamese: str, english: str) -> None:
+        super().__init__(f"{vietnamese} / {english}")
+        self.vietnamese = vietnamese
+        self.english = english
+
+
+class InvalidRequest(CAError):
+    code = "invalid-request"
+
+
+class InvalidCSR(InvalidRequest):
+    code = "invalid-csr"
+
+
+class WeakKey(InvalidRequest):
+    code = "weak-key"
+
+
+class UnknownProfile(InvalidRequest):
+    code = "unknown-profile"
+
+
+class InvalidSubject(InvalidRequest):
+    code = "invalid-subject"
+
+
+class NotFound(CAError):
+    code = "not-found"
+    status = 404
+
+
+class StatusConflict(CAError):
+    code = "status-conflict"
+    status = 409
+
+
+class NotInitialized(CAError):
+    code = "ca-not-initialized"
+    status = 409

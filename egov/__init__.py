@@ -1,0 +1,1 @@
+"""Cross-cutting foundation: settings, database, audit trail."""

@@ -1,0 +1,4 @@
+"""Imports every module that defines tables, so Alembic and tests see the whole schema."""
+
+import ca.models  # noqa: F401
+import egov.audit  # noqa: F401

@@ -1,0 +1,121 @@
+"""The one settings object: every EGOV_* environment variable, read once, with safe defaults."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from functools import lru_cache
+from pathlib import Path
+
+# Demo placeholders with small arcs (a UUID arc under 2.25 and the 2.999 example arc both fail pkilint's
+# decoder and some Windows stacks). A deployment must set the policy OIDs registered for it.
+DEFAULT_POLICY_OID = "1.3.6.1.4.1.99999.704.1.1"
+DEFAULT_TSA_POLICY_OID = "1.3.6.1.4.1.99999.704.1.3"
+
+
+class SettingsError(ValueError):
+    """A setting has a value the service cannot run with."""
+
+
+def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 1) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError as exc:
+        raise SettingsError(f"{name} must be an integer, got {raw!r}") from exc
+    if value < minimum:
+        raise SettingsError(f"{name} must be at least {minimum}, got {value}")
+    return value
+
+
+def _choice(env: Mapping[str, str], name: str, default: str, allowed: tuple[str, ...]) -> str:
+    value = env.get(name) or default
+    if value not in allowed:
+        raise SettingsError(f"{name} must be one of {', '.join(allowed)}; got {value!r}")
+    return value
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path
+    database_url: str
+    key_backend: str
+    key_passphrase: str = field(repr=False)
+    pkcs11_module: str
+    pkcs11_token: str
+    pkcs11_pin: str = field(repr=False)
+    public_base_url: str
+    ca_organization: str
+    ca_key_algorithm: str
+    subscriber_key_algorithm: str
+    policy_oid: str
+    tsa_policy_oid: str
+    crl_validity: timedelta
+    ocsp_validity: timedelta
+    max_request_bytes: int
+    log_level: str
+
+    @property
+    def keys_dir(self) -> Path:
+        return self.data_dir / "keys"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        data_dir = Path(env.get("EGOV_DATA_DIR") or Path.cwd() / ".egov-data").expanduser().resolve()
+        database_url = env.get("EGOV_DATABASE_URL") or f"sqlite:///{data_dir / 'egov.sqlite3'}"
+        base_url = (env.get("EGOV_PUBLIC_BASE_URL") or "http://127.0.0.1:8080").rstrip("/")
+        if not base_url.startswith(("http://", "https://")):
+            raise SettingsError("EGOV_PUBLIC_BASE_URL must be an http(s) URL")
+        algorithms = ("rsa-2048", "rsa-3072", "rsa-4096", "ec-p256", "ec-p384")
+        return cls(
+            data_dir=data_dir,
+            database_url=database_url,
+            key_backend=_choice(env, "EGOV_KEY_BACKEND", "file", ("file", "pkcs11")),
+            key_passphrase=env.get("EGOV_KEY_PASSPHRASE") or "",
+            pkcs11_module=env.get("EGOV_PKCS11_MODULE") or "/usr/lib/softhsm/libsofthsm2.so",
+            pkcs11_token=env.get("EGOV_PKCS11_TOKEN") or "egov",
+            pkcs11_pin=env.get("EGOV_PKCS11_PIN") or "",
+            public_base_url=base_url,
+            ca_organization=env.get("EGOV_CA_ORGANIZATION") or "egov-trust",
+            ca_key_algorithm=_choice(env, "EGOV_CA_KEY_ALGORITHM", "ec-p384", algorithms),
+            subscriber_key_algorithm=_choice(env, "EGOV_SUBSCRIBER_KEY_ALGORITHM", "rsa-2048", algorithms),
+            policy_oid=env.get("EGOV_POLICY_OID") or DEFAULT_POLICY_OID,
+            tsa_policy_oid=env.get("EGOV_TSA_POLICY_OID") or DEFAULT_TSA_POLICY_OID,
+            crl_validity=timedelta(hours=_int(env, "EGOV_CRL_VALIDITY_HOURS", 24)),
+            ocsp_validity=timedelta(minutes=_int(env, "EGOV_OCSP_VALIDITY_MINUTES", 60)),
+            max_request_bytes=_int(env, "EGOV_MAX_REQUEST_BYTES", 32 * 1024 * 1024),
+            log_level=env.get("EGOV_LOG_LEVEL") or "INFO",
+        )
+
+    def file_key_passphrase(self) -> bytes:
+        """The passphrase for file keys: from settings, else one generated once and kept 0600 in the data dir."""
+        if self.key_passphrase:
+            return self.key_passphrase.encode()
+        path = self.data_dir / "secrets" / "key-passphrase"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            try:
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            except FileExistsError:
+                pass  # another process created it first
+            else:
+                with os.fdopen(fd, "w") as handle:
+                    handle.write(secrets.token_urlsafe(32))
+        return path.read_text().strip().encode()
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read from the environment on first use."""
+    return Settings.from_env()
+
+
+def reset_settings() -> None:
+    """Forget the cached settings (tests and the CLI's --data-dir use this before anything reads them)."""
+    get_settings.cache_clear()

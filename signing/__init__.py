@@ -1,0 +1,1 @@
+"""PAdES signing and validation, Decree 30 appearances, remote signing (CSC API)."""

@@ -1,0 +1,116 @@
+"""Shared fixtures: settings over a temporary data dir, the database on SQLite and a real PostgreSQL, a real
+SoftHSM2 token, an initialised CA, and a runner for the real `egov` command."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from ca.authority import CertificateAuthority
+from egov.db import Database, forget_databases, get_database
+from egov.settings import Settings, reset_settings
+from tests.support.postgres import PostgresServer
+from tests.support.softhsm import SoftHsmToken, create_token
+
+REPO = Path(__file__).resolve().parent.parent
+TEST_PASSPHRASE = "test-passphrase-not-for-production"
+
+
+@pytest.fixture(scope="session")
+def softhsm() -> SoftHsmToken:
+    return create_token()
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    server = PostgresServer()
+    server.start()
+    yield server
+    forget_databases()
+    server.stop()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """Each test that takes this runs twice: on the SQLite default and on a real PostgreSQL."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'egov.sqlite3'}"
+        return
+    server: PostgresServer = request.getfixturevalue("postgres")
+    with server.fresh_database() as url:
+        yield url
+        forget_databases()
+
+
+@pytest.fixture
+def settings_env(tmp_path: Path, softhsm: SoftHsmToken) -> dict[str, str]:
+    """The EGOV_* environment of one test: its own data dir, SQLite, file keys, the session's SoftHSM token."""
+    return {
+        "EGOV_DATA_DIR": str(tmp_path / "data"),
+        "EGOV_KEY_PASSPHRASE": TEST_PASSPHRASE,
+        "EGOV_PKCS11_MODULE": softhsm.module,
+        "EGOV_PKCS11_TOKEN": softhsm.label,
+        "EGOV_PKCS11_PIN": softhsm.pin,
+        "EGOV_PUBLIC_BASE_URL": "http://127.0.0.1:8080",
+    }
+
+
+@pytest.fixture
+def settings(settings_env: dict[str, str]) -> Settings:
+    return Settings.from_env(settings_env)
+
+
+@pytest.fixture
+def authority(settings_env: dict[str, str], database_url: str) -> CertificateAuthority:
+    """An initialised CA (root, issuing CAs, TSA, OCSP responders) on SQLite and on PostgreSQL."""
+    settings_env["EGOV_DATABASE_URL"] = database_url
+    settings = Settings.from_env(settings_env)
+    authority = CertificateAuthority(settings, get_database(settings))
+    authority.init_hierarchy("test:setup")
+    return authority
+
+
+@pytest.fixture
+def sqlite_authority(settings: Settings) -> CertificateAuthority:
+    """An initialised CA on the SQLite default only (for tests whose subject is not the database)."""
+    authority = CertificateAuthority(settings, get_database(settings))
+    authority.init_hierarchy("test:setup")
+    return authority
+
+
+@pytest.fixture(autouse=True)
+def _fresh_process_state() -> Iterator[None]:
+    reset_settings()
+    yield
+    reset_settings()
+
+
+EgovRunner = Callable[..., subprocess.CompletedProcess[str]]
+
+
+@pytest.fixture
+def egov(settings_env: dict[str, str]) -> EgovRunner:
+    """Run the real `egov` command in a subprocess with this test's settings."""
+
+    def run(*args: str, check: bool = False, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+        environment = {**os.environ, **settings_env, **(env or {})}
+        result = subprocess.run(
+            [sys.executable, "-m", "api.cli", *args], env=environment, capture_output=True, text=True,
+            cwd=REPO, timeout=300,
+        )
+        if check and result.returncode != 0:
+            raise AssertionError(
+                f"egov {' '.join(args)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}"
+            )
+        return result
+
+    return run
+
+
+def database_of(authority: CertificateAuthority) -> Database:
+    return authority.database
