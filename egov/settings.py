@@ -59,6 +59,16 @@ class Settings:
     ocsp_validity: timedelta
     max_request_bytes: int
     log_level: str
+    keycloak_version: str = "26.7.3"
+    keycloak_port: int = 8180
+    keycloak_management_port: int = 9180
+    keycloak_url: str = "http://localhost:8180"
+    keycloak_admin: str = "admin"
+    keycloak_admin_password: str = field(default="", repr=False)
+    keycloak_cache_dir: Path = Path("~/.cache/egov-trust/keycloak")
+    keycloak_start_timeout: int = 180
+    java_home: str = ""
+    maven_repository: str = "https://repo.maven.apache.org/maven2"
 
     @property
     def keys_dir(self) -> Path:
@@ -91,13 +101,22 @@ class Settings:
             ocsp_validity=timedelta(minutes=_int(env, "EGOV_OCSP_VALIDITY_MINUTES", 60)),
             max_request_bytes=_int(env, "EGOV_MAX_REQUEST_BYTES", 32 * 1024 * 1024),
             log_level=env.get("EGOV_LOG_LEVEL") or "INFO",
+            **_keycloak_settings(env),
         )
 
     def file_key_passphrase(self) -> bytes:
         """The passphrase for file keys: from settings, else one generated once and kept 0600 in the data dir."""
         if self.key_passphrase:
             return self.key_passphrase.encode()
-        path = self.data_dir / "secrets" / "key-passphrase"
+        return self.stored_secret("key-passphrase").encode()
+
+    def keycloak_admin_secret(self) -> str:
+        """The Keycloak bootstrap admin's password: from settings, else generated once into the data dir."""
+        return self.keycloak_admin_password or self.stored_secret("keycloak-admin-password")
+
+    def stored_secret(self, name: str) -> str:
+        """A random secret generated once and kept 0600 under the data dir's secrets/ (same value ever after)."""
+        path = self.data_dir / "secrets" / name
         if not path.exists():
             path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             try:
@@ -107,7 +126,29 @@ class Settings:
             else:
                 with os.fdopen(fd, "w") as handle:
                     handle.write(secrets.token_urlsafe(32))
-        return path.read_text().strip().encode()
+        return path.read_text().strip()
+
+
+def _keycloak_settings(env: Mapping[str, str]) -> dict[str, object]:
+    port = _int(env, "EGOV_KEYCLOAK_PORT", 8180)
+    url = (env.get("EGOV_KEYCLOAK_URL") or f"http://localhost:{port}").rstrip("/")
+    if not url.startswith(("http://", "https://")):
+        raise SettingsError("EGOV_KEYCLOAK_URL must be an http(s) URL")
+    version = env.get("EGOV_KEYCLOAK_VERSION") or "26.7.3"
+    if not version.startswith("26."):
+        raise SettingsError(f"EGOV_KEYCLOAK_VERSION must be a 26.x release, got {version!r}")
+    return {
+        "keycloak_version": version,
+        "keycloak_port": port,
+        "keycloak_management_port": _int(env, "EGOV_KEYCLOAK_MANAGEMENT_PORT", 9180),
+        "keycloak_url": url,
+        "keycloak_admin": env.get("EGOV_KEYCLOAK_ADMIN") or "admin",
+        "keycloak_admin_password": env.get("EGOV_KEYCLOAK_ADMIN_PASSWORD") or "",
+        "keycloak_cache_dir": Path(env.get("EGOV_KEYCLOAK_CACHE") or "~/.cache/egov-trust/keycloak").expanduser(),
+        "keycloak_start_timeout": _int(env, "EGOV_KEYCLOAK_START_TIMEOUT", 180),
+        "java_home": env.get("EGOV_JAVA_HOME") or "",
+        "maven_repository": (env.get("EGOV_MAVEN_REPOSITORY") or "https://repo.maven.apache.org/maven2").rstrip("/"),
+    }
 
 
 @lru_cache(maxsize=1)
