@@ -23,8 +23,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ca import names
-from ca.errors import InvalidCSR, InvalidRequest, NotFound, NotInitialized, StatusConflict
-from ca.keys import KeySpec, SignatureScheme, SigningKey, backend_for, load_key
+from ca.errors import InvalidCSR, InvalidRequest, NotFound, NotInitialized, StatusConflict, WeakKey
+from ca.keys import KeySpec, SignatureScheme, SigningKey, UnsupportedKey, backend_for, load_key
 from ca.models import GOOD, REVOKED, SUSPENDED, CertificateRecord
 from ca.profiles import Profile, check_key, get_profile
 from ca.signature import sign_certificate
@@ -119,7 +119,7 @@ class CertificateAuthority:
                     backend=backend,
                     role=role,
                     issuer_role=issuer_role,
-                    key_label=f"{role}-{self.settings.ca_organization}",
+                    key_label=f"{role}-{x509.random_serial_number():x}"[:48],
                 ),
                 actor=actor,
             )
@@ -207,7 +207,10 @@ class CertificateAuthority:
             public_key = _load_csr(request.csr).public_key()
             check_key(profile, public_key)
             return public_key, None
-        spec = KeySpec.parse(request.key_spec or self.settings.subscriber_key_algorithm)
+        try:
+            spec = KeySpec.parse(request.key_spec or self.settings.subscriber_key_algorithm)
+        except UnsupportedKey as exc:
+            raise WeakKey(f"Thuật toán khóa {request.key_spec!r} không được phép", str(exc)) from exc
         if str(spec) not in profile.allowed_keys:
             raise InvalidRequest(f"Hồ sơ {profile.name} không cho phép {spec}", f"{profile.name} does not allow {spec}")
         label = request.key_label or f"{profile.name}-{x509.random_serial_number():x}"[:64]

@@ -37,7 +37,9 @@ def vietnam_time(moment: datetime | None) -> str:
 def run_guarded(group: click.Group) -> int:
     """Run the CLI; a refusal prints its bilingual message on stderr and exits 2, never a traceback."""
     try:
-        group.main(standalone_mode=False)
+        # Without standalone mode click returns an Exit's code instead of raising it.
+        outcome = group.main(standalone_mode=False)
+        return outcome if isinstance(outcome, int) else 0
     except click.exceptions.Exit as exc:
         return exc.exit_code
     except click.ClickException as exc:
@@ -52,4 +54,3 @@ def run_guarded(group: click.Group) -> int:
     except (KeyError_, SettingsError) as exc:
         click.echo(f"Lỗi cấu hình / configuration error: {exc}", err=True)
         return EXIT_REFUSED
-    return 0
