@@ -1,0 +1,46 @@
+"""One settings object from EGOV_* with safe defaults; bad values are refused at start, not later."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from egov.settings import Settings, SettingsError
+
+
+def test_defaults_keep_everything_under_the_data_dir(tmp_path: Path):
+    settings = Settings.from_env({"EGOV_DATA_DIR": str(tmp_path)})
+    assert settings.database_url == f"sqlite:///{tmp_path / 'egov.sqlite3'}"
+    assert settings.keys_dir == tmp_path / "keys"
+    assert settings.key_backend == "file"
+    assert settings.public_base_url == "http://127.0.0.1:8080"
+
+
+def test_generated_passphrase_is_kept_private_and_stable(tmp_path: Path):
+    settings = Settings.from_env({"EGOV_DATA_DIR": str(tmp_path)})
+    first = settings.file_key_passphrase()
+    assert len(first) >= 32 and first == settings.file_key_passphrase()
+    assert (tmp_path / "secrets" / "key-passphrase").stat().st_mode & 0o077 == 0
+
+
+def test_secrets_do_not_show_in_repr(tmp_path: Path):
+    settings = Settings.from_env(
+        {"EGOV_DATA_DIR": str(tmp_path), "EGOV_KEY_PASSPHRASE": "s3cret-pass", "EGOV_PKCS11_PIN": "987654"}
+    )
+    assert "s3cret-pass" not in repr(settings) and "987654" not in repr(settings)
+
+
+@pytest.mark.parametrize(
+    "env",
+    [
+        {"EGOV_KEY_BACKEND": "floppy"},
+        {"EGOV_CA_KEY_ALGORITHM": "rsa-1024"},
+        {"EGOV_CRL_VALIDITY_HOURS": "soon"},
+        {"EGOV_CRL_VALIDITY_HOURS": "0"},
+        {"EGOV_PUBLIC_BASE_URL": "ftp://example"},
+    ],
+)
+def test_bad_values_are_refused(tmp_path: Path, env: dict[str, str]):
+    with pytest.raises(SettingsError):
+        Settings.from_env({"EGOV_DATA_DIR": str(tmp_path), **env})
