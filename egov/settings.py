@@ -33,6 +33,20 @@ def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 1) -> i
     return value
 
 
+def _secret(env: Mapping[str, str], name: str) -> str:
+    """A secret from NAME, or from the file NAME_FILE points to (container and Kubernetes secrets)."""
+    value = env.get(name)
+    if value:
+        return value
+    path = env.get(f"{name}_FILE")
+    if path:
+        try:
+            return Path(path).read_text().strip()
+        except OSError as exc:
+            raise SettingsError(f"{name}_FILE points to an unreadable file: {exc.strerror}") from exc
+    return ""
+
+
 def _choice(env: Mapping[str, str], name: str, default: str, allowed: tuple[str, ...]) -> str:
     value = env.get(name) or default
     if value not in allowed:
@@ -78,7 +92,7 @@ class Settings:
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if env is None else env
         data_dir = Path(env.get("EGOV_DATA_DIR") or Path.cwd() / ".egov-data").expanduser().resolve()
-        database_url = env.get("EGOV_DATABASE_URL") or f"sqlite:///{data_dir / 'egov.sqlite3'}"
+        database_url = _secret(env, "EGOV_DATABASE_URL") or f"sqlite:///{data_dir / 'egov.sqlite3'}"
         base_url = (env.get("EGOV_PUBLIC_BASE_URL") or "http://127.0.0.1:8080").rstrip("/")
         if not base_url.startswith(("http://", "https://")):
             raise SettingsError("EGOV_PUBLIC_BASE_URL must be an http(s) URL")
@@ -87,10 +101,10 @@ class Settings:
             data_dir=data_dir,
             database_url=database_url,
             key_backend=_choice(env, "EGOV_KEY_BACKEND", "file", ("file", "pkcs11")),
-            key_passphrase=env.get("EGOV_KEY_PASSPHRASE") or "",
+            key_passphrase=_secret(env, "EGOV_KEY_PASSPHRASE"),
             pkcs11_module=env.get("EGOV_PKCS11_MODULE") or "/usr/lib/softhsm/libsofthsm2.so",
             pkcs11_token=env.get("EGOV_PKCS11_TOKEN") or "egov",
-            pkcs11_pin=env.get("EGOV_PKCS11_PIN") or "",
+            pkcs11_pin=_secret(env, "EGOV_PKCS11_PIN"),
             public_base_url=base_url,
             ca_organization=env.get("EGOV_CA_ORGANIZATION") or "egov-trust",
             ca_key_algorithm=_choice(env, "EGOV_CA_KEY_ALGORITHM", "ec-p384", algorithms),

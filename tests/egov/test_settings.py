@@ -44,3 +44,16 @@ def test_secrets_do_not_show_in_repr(tmp_path: Path):
 def test_bad_values_are_refused(tmp_path: Path, env: dict[str, str]):
     with pytest.raises(SettingsError):
         Settings.from_env({"EGOV_DATA_DIR": str(tmp_path), **env})
+
+
+def test_secrets_can_come_from_files(tmp_path: Path):
+    (tmp_path / "pin").write_text("246810\n")
+    (tmp_path / "db").write_text("postgresql://egov:pw@db.internal/egov\n")
+    settings = Settings.from_env(
+        {"EGOV_DATA_DIR": str(tmp_path), "EGOV_PKCS11_PIN_FILE": str(tmp_path / "pin"),
+         "EGOV_DATABASE_URL_FILE": str(tmp_path / "db")}
+    )
+    assert settings.pkcs11_pin == "246810"
+    assert settings.database_url == "postgresql://egov:pw@db.internal/egov"
+    with pytest.raises(SettingsError):
+        Settings.from_env({"EGOV_DATA_DIR": str(tmp_path), "EGOV_PKCS11_PIN_FILE": str(tmp_path / "missing")})
