@@ -1,0 +1,1 @@
+"""Deployment: the Keycloak launcher, deployment files."""

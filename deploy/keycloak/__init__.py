@@ -1,0 +1,1 @@
+"""Keycloak launcher and its pins."""
