@@ -57,7 +57,6 @@ def vietnamese_name(access: AccessToken) -> str:
 
 
 @dataclass
-@dataclass
 class PortalSession:
     access: AccessToken
     access_token: str = field(repr=False)
