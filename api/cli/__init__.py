@@ -16,10 +16,11 @@ def cli() -> None:
 
 
 def _register() -> None:
-    from api.cli import audit, ca, service
+    from api.cli import audit, ca, idp, service
 
     cli.add_command(ca.ca)
     cli.add_command(audit.audit)
+    cli.add_command(idp.idp)
     for command in service.COMMANDS:
         cli.add_command(command)
 
