@@ -30,6 +30,7 @@ from ca.profiles import Profile, check_key, get_profile
 from ca.signature import sign_certificate
 from egov import audit
 from egov.db import Database, get_database
+from egov.metrics import ISSUANCES, STATUS_CHANGES
 from egov.settings import Settings, get_settings
 
 # The platform's own certificates: role → (profile, issuing role, common name).
@@ -289,6 +290,7 @@ class CertificateAuthority:
                             "owner": record.owner,
                         },
                     )
+                ISSUANCES.labels(profile.name).inc()
                 return IssuedCertificate(record, certificate, tuple(self.chain(record)[1:]))
             except IntegrityError as exc:
                 if request.role and self.find_role(request.role) is not None:
@@ -436,6 +438,7 @@ class CertificateAuthority:
                     "invalidity_date": invalidity_date.isoformat() if invalidity_date else None,
                 },
             )
+        STATUS_CHANGES.labels(action).inc()
         return record
 
     def list(self, status: str | None = None, profile: str | None = None, limit: int = 1000) -> list[CertificateRecord]:
