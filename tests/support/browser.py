@@ -1,0 +1,41 @@
+"""Headless Debian Chromium driven by Playwright (its own browser download does not work here)."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from playwright.sync_api import Browser, sync_playwright
+
+# Without the background-networking flags Chromium keeps trying to reach outside this closed network.
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
+]
+
+
+def chromium_path() -> str:
+    for name in ("chromium", "chromium-browser"):
+        found = shutil.which(name)
+        if found:
+            return found
+    raise RuntimeError("Debian chromium is not installed: run scripts/bootstrap")
+
+
+@contextmanager
+def chromium() -> Iterator[Browser]:
+    profile = Path(tempfile.mkdtemp(prefix="egov-chromium-"))
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(
+                executable_path=chromium_path(), headless=True, args=[*CHROMIUM_ARGS, f"--user-data-dir={profile}"]
+            )
+            try:
+                yield browser
+            finally:
+                browser.close()
+    finally:
+        shutil.rmtree(profile, ignore_errors=True)
