@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import DateTime, Engine, create_engine, event
+from sqlalchemy import Connection, DateTime, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -60,7 +60,9 @@ def _sqlite_pragmas(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection) -> None:  # noqa: ANN001
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # Database.reading() takes no write lock: a deferred BEGIN reads a WAL snapshot beside the writers.
+        read_only = connection.get_execution_options().get("egov_read_only", False)
+        connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
 def make_engine(url: str) -> Engine:
@@ -97,6 +99,12 @@ class Database:
                 yield session
         finally:
             session.close()
+
+    @contextmanager
+    def reading(self) -> Iterator[Connection]:
+        """A connection for reads only (rolled back at the end); on SQLite it never queues behind writers."""
+        with self.engine.connect() as connection:
+            yield connection.execution_options(egov_read_only=True)
 
     def upgrade(self) -> None:
         """Bring the schema to the newest Alembic revision."""

@@ -14,7 +14,8 @@ import pytest
 from ca.authority import CertificateAuthority
 from egov.db import Database, forget_databases, get_database
 from egov.settings import Settings, reset_settings
-from tests.support.postgres import PostgresServer
+from tests.support.postgres import PostgresServer, free_port
+from tests.support.server import PkiServer
 from tests.support.softhsm import SoftHsmToken, create_token
 
 REPO = Path(__file__).resolve().parent.parent
@@ -110,6 +111,24 @@ def egov(settings_env: dict[str, str]) -> EgovRunner:
         return result
 
     return run
+
+
+@pytest.fixture
+def pki_server(settings_env: dict[str, str]) -> Iterator[PkiServer]:
+    """The real `egov serve` on a free loopback port over an initialised CA whose certificates' AIA (OCSP,
+    caIssuers) and CDP URLs point at it; CA certificates as PEM in `pki_server.certs`. Stopped afterwards.
+    Sets EGOV_PUBLIC_BASE_URL in `settings_env`, so the `egov` fixture and settings built later agree."""
+    port = free_port()
+    settings_env["EGOV_PUBLIC_BASE_URL"] = f"http://127.0.0.1:{port}"
+    reset_settings()
+    settings = Settings.from_env(settings_env)
+    authority = CertificateAuthority(settings, get_database(settings))
+    authority.init_hierarchy("test:setup")
+    server = PkiServer(settings_env, port)
+    server.authority = authority
+    authority.export(server.certs)
+    with server:
+        yield server
 
 
 def database_of(authority: CertificateAuthority) -> Database:

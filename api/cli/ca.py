@@ -165,6 +165,28 @@ def release(serial: str, actor: str) -> None:
     click.echo(f"đã khôi phục / released {record.serial}")
 
 
+@ca.command("crl")
+@click.option("--ca", "slug", type=click.Choice(["individuals", "organizations", "root"]), default="individuals",
+              show_default=True, help="Which CA's CRL.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write it here (default: stdout).")
+@click.option("--pem", is_flag=True, help="PEM instead of DER.")
+@actor_option
+def crl(slug: str, out: Path | None, pem: bool, actor: str) -> None:
+    """Phát hành CRL ngay / sign and publish a new CRL now (the next CRL number)."""
+    from ca.crl import CrlPublisher, role_for_slug
+
+    published = CrlPublisher(CertificateAuthority()).publish(role_for_slug(slug), actor)
+    data = published.pem if pem else published.der
+    if out is None:
+        click.get_binary_stream("stdout").write(data)
+        return
+    out.write_bytes(data)
+    click.echo(
+        f"CRL #{published.number} ({slug}): {published.entries} entries, "
+        f"{vietnam_time(published.this_update)} → {vietnam_time(published.next_update)}: {out}"
+    )
+
+
 @ca.command("export")
 @click.option("--out", "directory", required=True, type=click.Path(file_okay=False, path_type=Path))
 def export(directory: Path) -> None:

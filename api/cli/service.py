@@ -26,4 +26,20 @@ def up(actor: str) -> None:
     click.echo(f"Chứng thư CA đã xuất / CA certificates exported: {exported[0].parent}")
 
 
-COMMANDS = [up]
+@click.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", type=click.IntRange(1, 65535), default=8080, show_default=True)
+@click.option("--workers", type=click.IntRange(1, 64), help="Worker processes (default: one per core, at least 2).")
+@click.option("--threads", type=click.IntRange(1, 64), default=1, show_default=True, help="Threads per worker.")
+def serve(host: str, port: int, workers: int | None, threads: int) -> None:
+    """Chạy máy chủ HTTP / serve the web app: CRLs, OCSP, TSA, CA certificates, health."""
+    from api.server import ensure_multiprocess_metrics
+    from api.server import serve as run_server
+
+    settings = get_settings()
+    ensure_multiprocess_metrics(settings)
+    click.echo(f"egov-trust: http://{host}:{port} (certificates point at {settings.public_base_url})", err=True)
+    run_server(settings, host, port, workers=workers, threads=threads)
+
+
+COMMANDS = [up, serve]

@@ -1,0 +1,19 @@
+"""The Flask application factory: one blueprint per area, wired to the settings read once at start-up."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from api import ops, pki, problems
+from egov.settings import Settings, get_settings
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    settings = settings or get_settings()
+    app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_request_bytes
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    problems.init_app(app)
+    ops.init_app(app, settings)
+    pki.init_app(app, settings)
+    return app

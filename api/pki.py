@@ -1,0 +1,150 @@
+"""Public PKI endpoints over plain HTTP: CRLs, the OCSP responder, the RFC 3161 TSA and the CA certificates.
+
+Thin views: each parses the request, calls one function in `ca`, and renders the answer. The protocol endpoints
+answer in their protocol (OCSP error statuses, TSA rejections); only oversized bodies get a 413 problem.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import threading
+from datetime import UTC, datetime
+from functools import cached_property
+
+from flask import Blueprint, Flask, Response, abort, current_app, request
+
+from ca.authority import CertificateAuthority
+from ca.crl import CrlPublisher, role_for_slug
+from ca.ocsp import OcspAnswer, OcspResponder
+from ca.tsa import TimeStampAuthority
+from egov.db import get_database
+from egov.settings import Settings
+
+# OCSP and timestamp requests are a few hundred bytes; anything past this is refused before it is parsed.
+PROTOCOL_MAX_BYTES = 64 * 1024
+CRL_MAX_AGE = 60  # seconds HTTP caches may keep a CRL: a status change shows within a minute
+
+blueprint = Blueprint("pki", __name__)
+
+
+class PublicPki:
+    """The CA's public services of one process, built on first use (the database may not exist at start-up)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._lock = threading.RLock()
+
+    @cached_property
+    def authority(self) -> CertificateAuthority:
+        with self._lock:
+            return CertificateAuthority(self.settings, get_database(self.settings))
+
+    @cached_property
+    def crls(self) -> CrlPublisher:
+        with self._lock:
+            return CrlPublisher(self.authority)
+
+    @cached_property
+    def responder(self) -> OcspResponder:
+        with self._lock:
+            return OcspResponder(self.authority)
+
+    @cached_property
+    def tsa(self) -> TimeStampAuthority:
+        with self._lock:
+            return TimeStampAuthority(self.authority)
+
+
+def init_app(app: Flask, settings: Settings) -> None:
+    app.extensions["egov.pki"] = PublicPki(settings)
+    app.register_blueprint(blueprint)
+
+
+def _pki() -> PublicPki:
+    return current_app.extensions["egov.pki"]
+
+
+def _protocol_body() -> bytes:
+    """The request body, or a 413 when it is larger than any OCSP or timestamp request."""
+    length = request.content_length
+    if length is not None and length > PROTOCOL_MAX_BYTES:
+        _drain()
+        abort(413, description=f"OCSP and timestamp requests are at most {PROTOCOL_MAX_BYTES} bytes")
+    data = request.stream.read(PROTOCOL_MAX_BYTES + 1)
+    if len(data) > PROTOCOL_MAX_BYTES:
+        _drain()
+        abort(413, description=f"OCSP and timestamp requests are at most {PROTOCOL_MAX_BYTES} bytes")
+    return data
+
+
+def _drain() -> None:
+    """Read and drop the rest of an oversized body (within the app-wide limit), so the client gets our 413
+    instead of a reset connection."""
+    while request.stream.read(1 << 16):
+        pass
+
+
+def _http_date(moment: datetime) -> datetime:
+    return moment.astimezone(UTC)
+
+
+def _cacheable(response: Response, der: bytes, this_update: datetime, next_update: datetime, max_age: int) -> None:
+    """RFC 5019 §6.2 headers: caches may keep the answer until nextUpdate and must revalidate after."""
+    response.last_modified = _http_date(this_update)
+    response.expires = _http_date(next_update)
+    response.set_etag(hashlib.sha1(der).hexdigest())
+    response.headers["Cache-Control"] = f"max-age={max(max_age, 0)}, public, no-transform, must-revalidate"
+
+
+def _ocsp_response(answer: OcspAnswer, cache: bool) -> Response:
+    response = Response(answer.der, mimetype="application/ocsp-response")
+    if cache and answer.cacheable and answer.this_update and answer.next_update:
+        max_age = int((answer.next_update - datetime.now(UTC)).total_seconds())
+        _cacheable(response, answer.der, answer.this_update, answer.next_update, max_age)
+        return response.make_conditional(request)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@blueprint.post("/ocsp")
+@blueprint.post("/ocsp/")
+def ocsp_post() -> Response:
+    return _ocsp_response(_pki().responder.respond(_protocol_body()), cache=False)
+
+
+@blueprint.get("/ocsp/<path:encoded>", merge_slashes=False)
+def ocsp_get(encoded: str) -> Response:
+    """RFC 5019 GET: the DER request, base64 and URL-encoded, as the last path segment(s)."""
+    try:
+        der = base64.b64decode(encoded, validate=True)
+    except (binascii.Error, ValueError):
+        der = b""  # not base64: answered as malformedRequest
+    return _ocsp_response(_pki().responder.respond(der), cache=True)
+
+
+@blueprint.post("/tsa")
+def timestamp() -> Response:
+    answer = _pki().tsa.respond(_protocol_body())
+    response = Response(answer.der, mimetype="application/timestamp-reply")
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@blueprint.get("/crl/<slug>.crl")
+def crl(slug: str) -> Response:
+    published = _pki().crls.current(slug)
+    response = Response(published.der, mimetype="application/pkix-crl")
+    _cacheable(response, published.der, published.this_update, published.next_update, CRL_MAX_AGE)
+    return response.make_conditional(request)
+
+
+@blueprint.get("/ca/<slug>.crt")
+def ca_certificate(slug: str) -> Response:
+    record = _pki().crls.issuer(role_for_slug(slug))
+    response = Response(record.der, mimetype="application/pkix-cert")
+    response.headers["Cache-Control"] = "public, max-age=86400"
+    response.set_etag(record.sha256)
+    return response.make_conditional(request)
+

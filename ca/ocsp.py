@@ -1,0 +1,305 @@
+"""The OCSP responder (RFC 6960, RFC 5019 profile): status answers signed by the delegated responder certificates.
+
+An answer for one certificate without a nonce is pre-signed once and kept in the database (shared by every
+worker process), keyed by the certificate's status: a status change deletes it in the same transaction
+(`ca.models._status_changed`) and changes the key, so the very next answer shows the change. Requests with a
+nonce, or for several certificates, are signed on the spot. Nothing a client sends can make it fail other
+than with an OCSP error status (malformedRequest, unauthorized, tryLater, internalError).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from asn1crypto import algos, core, ocsp
+from asn1crypto import x509 as asn1_x509
+from sqlalchemy import and_, select
+from sqlalchemy.exc import IntegrityError
+
+from ca.authority import CertificateAuthority
+from ca.errors import CAError
+from ca.keys import KeyError_, SignatureScheme, SigningKey
+from ca.models import REVOKED, SUSPENDED, CertificateRecord, OcspAnswerRecord
+from ca.signature import signature_algorithm_der
+from egov.metrics import OCSP_ANSWERS
+
+log = logging.getLogger(__name__)
+
+# Issuing CA role → the delegated responder that answers for it.
+RESPONDERS = {"issuing-individuals": "ocsp-individuals", "issuing-organizations": "ocsp-organizations"}
+CERT_ID_HASHES = ("sha1", "sha256", "sha384", "sha512")
+MAX_CERT_IDS = 16
+MAX_NONCE_BYTES = 32  # RFC 8954 §2.1
+# Our stored reason names → asn1crypto's CRLReason names. `unspecified` is not stated (as on the CRL).
+OCSP_REASONS = {
+    "keyCompromise": "key_compromise",
+    "cACompromise": "ca_compromise",
+    "affiliationChanged": "affiliation_changed",
+    "superseded": "superseded",
+    "cessationOfOperation": "cessation_of_operation",
+    "certificateHold": "certificate_hold",
+    "privilegeWithdrawn": "privilege_withdrawn",
+}
+
+
+class MalformedRequest(ValueError):
+    """The bytes are not an OCSP request we can answer (→ malformedRequest)."""
+
+
+@dataclass(frozen=True)
+class OcspAnswer:
+    """The DER OCSPResponse, and whether HTTP caches may keep it until `next_update` (RFC 5019 §6)."""
+
+    der: bytes
+    status: str  # asn1crypto names: successful, malformed_request, unauthorized, try_later, internal_error
+    this_update: datetime | None = None
+    next_update: datetime | None = None
+    cacheable: bool = False
+
+
+@dataclass(frozen=True)
+class _Responder:
+    issuer_id: int
+    certificate_der: bytes
+    key: SigningKey
+    scheme: SignatureScheme
+    signature_algorithm: algos.SignedDigestAlgorithm
+    key_hash: bytes  # SHA-1 of the responder's public key: ResponderID byKey
+
+
+@dataclass(frozen=True)
+class _Query:
+    """One CertID of a request, resolved to our issuer."""
+
+    cert_id: ocsp.CertId
+    hash_name: str
+    serial: int
+    responder: _Responder
+
+
+def _error(status: str) -> OcspAnswer:
+    return OcspAnswer(ocsp.OCSPResponse({"response_status": status}).dump(), status)
+
+
+def status_key(status: str, changed_at: datetime | None, reason: str | None, invalidity: datetime | None) -> str:
+    """Everything an answer states about a certificate; a pre-signed answer serves only while it is unchanged."""
+    return "|".join([status, changed_at.isoformat() if changed_at else "", reason or "", invalidity.isoformat()
+                     if invalidity else ""])
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment.astimezone(UTC).replace(microsecond=0)
+
+
+class OcspResponder:
+    """Answers OCSP requests for the two issuing CAs through their delegated responder certificates."""
+
+    def __init__(self, authority: CertificateAuthority) -> None:
+        self.authority = authority
+        self.database = authority.database
+        self.validity = authority.settings.ocsp_validity
+        self._lock = threading.Lock()
+        self._issuers: dict[tuple[str, bytes, bytes], _Responder] | None = None
+
+    # -- set-up ------------------------------------------------------------------------------------------
+
+    def _load(self) -> dict[tuple[str, bytes, bytes], _Responder]:
+        """(hash, issuerNameHash, issuerKeyHash) → responder, for every hash a CertID may use."""
+        with self._lock:
+            if self._issuers is not None:
+                return self._issuers
+            issuers: dict[tuple[str, bytes, bytes], _Responder] = {}
+            for issuer_role, responder_role in RESPONDERS.items():
+                issuer = self.authority.require_role(issuer_role)
+                responder_record = self.authority.require_role(responder_role)
+                key = self.authority.signing_key(responder_record)
+                scheme = SignatureScheme.default_for(key.public_key())
+                responder_cert = asn1_x509.Certificate.load(responder_record.der)
+                responder = _Responder(
+                    issuer_id=issuer.id,
+                    certificate_der=responder_record.der,
+                    key=key,
+                    scheme=scheme,
+                    signature_algorithm=algos.SignedDigestAlgorithm.load(signature_algorithm_der(key, scheme)),
+                    key_hash=hashlib.sha1(responder_cert.public_key["public_key"].contents[1:]).digest(),
+                )
+                issuer_cert = asn1_x509.Certificate.load(issuer.der)
+                name_der = issuer_cert.subject.dump()
+                key_bits = issuer_cert.public_key["public_key"].contents[1:]
+                for hash_name in CERT_ID_HASHES:
+                    name_hash = hashlib.new(hash_name, name_der).digest()
+                    key_hash = hashlib.new(hash_name, key_bits).digest()
+                    issuers[(hash_name, name_hash, key_hash)] = responder
+            self._issuers = issuers
+            return issuers
+
+    # -- answering ---------------------------------------------------------------------------------------
+
+    def respond(self, request_der: bytes) -> OcspAnswer:
+        """The OCSPResponse for these request bytes; never raises for anything the client sent."""
+        answer = self._respond(request_der)
+        OCSP_ANSWERS.labels(answer.status).inc()
+        return answer
+
+    def _respond(self, request_der: bytes) -> OcspAnswer:
+        try:
+            issuers = self._load()
+        except (CAError, KeyError_) as exc:
+            log.warning("OCSP responder not ready: %s", exc)
+            return _error("try_later")
+        try:
+            queries, nonce = self._parse(request_der, issuers)
+        except MalformedRequest as exc:
+            log.debug("malformed OCSP request: %s", exc)
+            return _error("malformed_request")
+        if queries is None:
+            return _error("unauthorized")
+        try:
+            if len(queries) == 1 and nonce is None:
+                return self._presigned(queries[0])
+            return self._sign(queries, nonce, datetime.now(UTC))
+        except Exception:  # a database or HSM failure must still be an OCSP answer
+            log.exception("OCSP responder failed")
+            return _error("internal_error")
+
+    def _parse(
+        self, request_der: bytes, issuers: dict[tuple[str, bytes, bytes], _Responder]
+    ) -> tuple[list[_Query] | None, bytes | None]:
+        """The CertIDs and nonce of a request; (None, _) when any CertID names an issuer we do not answer for."""
+        try:
+            request = ocsp.OCSPRequest.load(request_der, strict=True)
+            tbs = request["tbs_request"]
+            if tbs["version"].native != "v1":
+                raise MalformedRequest("unsupported request version")
+            items = list(tbs["request_list"])
+            if not 1 <= len(items) <= MAX_CERT_IDS:
+                raise MalformedRequest(f"{len(items)} CertIDs (1..{MAX_CERT_IDS} allowed)")
+            nonce = None
+            for extension in tbs["request_extensions"] or []:
+                name = extension["extn_id"].native
+                if name == "nonce":
+                    nonce = extension["extn_value"].parsed.native
+                    if not isinstance(nonce, bytes) or not 1 <= len(nonce) <= MAX_NONCE_BYTES:
+                        raise MalformedRequest("nonce must be 1..32 octets")
+                elif extension["critical"].native:
+                    raise MalformedRequest(f"unsupported critical extension {name}")
+            queries: list[_Query] | None = []
+            for item in items:
+                cert_id = item["req_cert"]
+                hash_name = cert_id["hash_algorithm"]["algorithm"].native
+                serial = cert_id["serial_number"].native
+                name_hash = cert_id["issuer_name_hash"].native
+                key_hash = cert_id["issuer_key_hash"].native
+                if not isinstance(serial, int) or not isinstance(name_hash, bytes) or not isinstance(key_hash, bytes):
+                    raise MalformedRequest("incomplete CertID")
+                responder = issuers.get((hash_name, name_hash, key_hash))
+                if responder is None:
+                    queries = None
+                elif queries is not None:
+                    queries.append(_Query(cert_id, hash_name, serial, responder))
+            if queries is not None and len({query.responder.issuer_id for query in queries}) > 1:
+                queries = None  # one answer is signed by one responder: ask each CA's responder apart
+            return queries, nonce
+        except MalformedRequest:
+            raise
+        except Exception as exc:  # asn1crypto parses lazily: any decoding error can surface on access
+            raise MalformedRequest(str(exc)) from exc
+
+    def _status_rows(self, queries: list[_Query], hash_name: str | None = None) -> dict[int, tuple]:
+        """serial → (id, status, changed_at, reason, invalidity, stored answer columns…) for our certificates."""
+        serials = {format(query.serial, "x"): query for query in queries if query.serial >= 0}
+        if not serials:
+            return {}
+        columns = [
+            CertificateRecord.id, CertificateRecord.serial, CertificateRecord.issuer_id, CertificateRecord.status,
+            CertificateRecord.status_changed_at, CertificateRecord.revocation_reason, CertificateRecord.invalidity_date,
+        ]
+        query = select(*columns).where(CertificateRecord.serial.in_(list(serials)))
+        if hash_name is not None:
+            query = (
+                select(*columns, OcspAnswerRecord.status_key, OcspAnswerRecord.this_update,
+                       OcspAnswerRecord.next_update, OcspAnswerRecord.der)
+                .outerjoin(OcspAnswerRecord, and_(OcspAnswerRecord.certificate_id == CertificateRecord.id,
+                                                  OcspAnswerRecord.hash_algorithm == hash_name))
+                .where(CertificateRecord.serial.in_(list(serials)))
+            )
+        with self.database.reading() as connection:
+            rows = connection.execute(query).all()
+        return {int(row.serial, 16): row for row in rows if row.issuer_id == serials[row.serial].responder.issuer_id}
+
+    def _presigned(self, query: _Query) -> OcspAnswer:
+        now = datetime.now(UTC)
+        row = self._status_rows([query], query.hash_name).get(query.serial)
+        if row is None:
+            return self._sign([query], None, now)  # unknown: not ours to keep
+        key = status_key(row.status, row.status_changed_at, row.revocation_reason, row.invalidity_date)
+        if row.der is not None and row.status_key == key and now < row.this_update + self.validity / 2:
+            return OcspAnswer(row.der, "successful", row.this_update, row.next_update, cacheable=True)
+        answer = self._sign([query], None, now, rows={query.serial: row})
+        self._store(row.id, query.hash_name, key, answer)
+        return OcspAnswer(answer.der, answer.status, answer.this_update, answer.next_update, cacheable=True)
+
+    def _store(self, certificate_id: int, hash_name: str, key: str, answer: OcspAnswer) -> None:
+        try:
+            with self.database.transaction() as session:
+                stored = session.get(OcspAnswerRecord, (certificate_id, hash_name))
+                if stored is None:
+                    stored = OcspAnswerRecord(certificate_id=certificate_id, hash_algorithm=hash_name)
+                    session.add(stored)
+                stored.status_key, stored.der = key, answer.der
+                stored.this_update, stored.next_update = answer.this_update, answer.next_update
+        except IntegrityError:
+            pass  # another worker stored the same answer first
+
+    def _sign(
+        self, queries: list[_Query], nonce: bytes | None, now: datetime, rows: dict[int, tuple] | None = None
+    ) -> OcspAnswer:
+        rows = self._status_rows(queries) if rows is None else rows
+        this_update = _utc(now)
+        next_update = this_update + self.validity
+        responses = []
+        for query in queries:
+            row = rows.get(query.serial)
+            responses.append({
+                "cert_id": query.cert_id,
+                "cert_status": _cert_status(row),
+                "this_update": this_update,
+                "next_update": next_update,
+            })
+        responder = queries[0].responder
+        data: dict[str, object] = {
+            "responder_id": ocsp.ResponderId(name="by_key", value=responder.key_hash),
+            "produced_at": this_update,
+            "responses": responses,
+        }
+        if nonce is not None:
+            data["response_extensions"] = [{"extn_id": "nonce", "critical": False, "extn_value": nonce}]
+        tbs = ocsp.ResponseData(data)
+        signature = responder.key.sign(tbs.dump(), responder.scheme)
+        basic = ocsp.BasicOCSPResponse({
+            "tbs_response_data": tbs,
+            "signature_algorithm": responder.signature_algorithm,
+            "signature": signature,
+            "certs": [asn1_x509.Certificate.load(responder.certificate_der)],
+        })
+        response = ocsp.OCSPResponse({
+            "response_status": "successful",
+            "response_bytes": {"response_type": "basic_ocsp_response", "response": basic},
+        })
+        return OcspAnswer(response.dump(), "successful", this_update, next_update)
+
+
+def _cert_status(row: tuple | None) -> ocsp.CertStatus:
+    if row is None:
+        return ocsp.CertStatus(name="unknown", value=core.Null())
+    if row.status in (REVOKED, SUSPENDED):
+        info: dict[str, object] = {"revocation_time": _utc(row.status_changed_at or datetime.now(UTC))}
+        reason = "certificateHold" if row.status == SUSPENDED else row.revocation_reason
+        if reason in OCSP_REASONS:
+            info["revocation_reason"] = OCSP_REASONS[reason]
+        return ocsp.CertStatus(name="revoked", value=ocsp.RevokedInfo(info))
+    return ocsp.CertStatus(name="good", value=core.Null())
