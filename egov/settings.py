@@ -83,6 +83,9 @@ class Settings:
     keycloak_start_timeout: int = 180
     java_home: str = ""
     maven_repository: str = "https://repo.maven.apache.org/maven2"
+    tsa_url: str = ""
+    trust_anchors: tuple[Path, ...] = ()
+    max_pdf_pages: int = 5000
 
     @property
     def keys_dir(self) -> Path:
@@ -116,6 +119,7 @@ class Settings:
             max_request_bytes=_int(env, "EGOV_MAX_REQUEST_BYTES", 32 * 1024 * 1024),
             log_level=env.get("EGOV_LOG_LEVEL") or "INFO",
             **_keycloak_settings(env),
+            **_signing_settings(env, base_url),
         )
 
     def file_key_passphrase(self) -> bytes:
@@ -163,6 +167,15 @@ def _keycloak_settings(env: Mapping[str, str]) -> dict[str, object]:
         "java_home": env.get("EGOV_JAVA_HOME") or "",
         "maven_repository": (env.get("EGOV_MAVEN_REPOSITORY") or "https://repo.maven.apache.org/maven2").rstrip("/"),
     }
+
+
+def _signing_settings(env: Mapping[str, str], base_url: str) -> dict[str, object]:
+    """PAdES signing and validation: our TSA, extra trust anchors (PEM files, os.pathsep-separated), page cap."""
+    tsa_url = (env.get("EGOV_TSA_URL") or f"{base_url}/tsa").rstrip("/")
+    if not tsa_url.startswith(("http://", "https://")):
+        raise SettingsError("EGOV_TSA_URL must be an http(s) URL")
+    anchors = tuple(Path(p).expanduser() for p in (env.get("EGOV_TRUST_ANCHORS") or "").split(os.pathsep) if p)
+    return {"tsa_url": tsa_url, "trust_anchors": anchors, "max_pdf_pages": _int(env, "EGOV_MAX_PDF_PAGES", 5000)}
 
 
 @lru_cache(maxsize=1)
