@@ -8,6 +8,7 @@ key never leaves its backend: pyHanko hands us the signed attributes and we sign
 from __future__ import annotations
 
 import enum
+import hashlib
 import os
 import tempfile
 from collections.abc import Callable
@@ -31,6 +32,8 @@ from pyhanko_certvalidator import ValidationContext
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 
 from ca.keys import SignatureScheme, SigningKey
+from egov import audit
+from egov.db import Database
 from egov.settings import Settings
 from signing import appearance as d30
 from signing.credentials import Credential
@@ -331,3 +334,23 @@ def write_atomically(path: Path, data: bytes) -> None:
         Path(temporary).unlink(missing_ok=True)
         raise
 
+
+
+def record_signature(
+    database: Database, actor: str, credential: Credential, signed: SignedDocument, source_sha256: str
+) -> None:
+    """Append the signature to the audit trail: who, with which certificate, which document, what came out."""
+    with database.transaction() as session:
+        audit.append(
+            session,
+            actor=actor,
+            action="document.sign",
+            target=f"certificate:{credential.serial}",
+            details={
+                "level": signed.level.value,
+                "field": signed.field_name,
+                "signing_time": signed.signing_time.isoformat(),
+                "input_sha256": source_sha256,
+                "output_sha256": hashlib.sha256(signed.data).hexdigest(),
+            },
+        )

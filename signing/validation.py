@@ -293,6 +293,8 @@ class DocumentValidator:
         coverage = _coverage(integrity["coverage"])
         certification = sig.docmdp_level is not None and sig.sig_object.get("/Reference") is not None
         verdict, code = _judge(intact, valid, subindic, integrity["docmdp_ok"], modification, coverage, sig)
+        if code == "CERTIFICATE_CHAIN_GENERAL_FAILURE" and "revocation information" in (result.failure_msg or ""):
+            code, revocation = "TRY_LATER", "unknown"  # pyHanko's word for "no OCSP/CRL could be had"
         reason_vi, reason_en = REASONS.get(code, (code, code))
         if result.failure_msg and verdict is not Verdict.TOTAL_PASSED and code == subindic.name:
             log.debug("signature %s: %s", sig.field_name, result.failure_msg)

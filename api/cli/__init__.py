@@ -16,13 +16,14 @@ def cli() -> None:
 
 
 def _register() -> None:
-    from api.cli import audit, ca, idp, service
+    from api.cli import audit, ca, idp, service, signing
 
     cli.add_command(ca.ca)
     cli.add_command(audit.audit)
     cli.add_command(idp.idp)
     for command in service.COMMANDS:
         cli.add_command(command)
+    signing.register(cli)
 
 
 _register()
