@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 import threading
+from typing import TYPE_CHECKING
 
 import click
 
 from deploy.keycloak.launcher import KeycloakConfig, KeycloakError, KeycloakLauncher
 from egov.settings import Settings, get_settings
 
+if TYPE_CHECKING:
+    from idp.realm import RealmPlan
+
 
 def _launcher(settings: Settings) -> KeycloakLauncher:
     return KeycloakLauncher(KeycloakConfig.from_settings(settings))
 
 
-def _plan(settings: Settings, portal_dvc: str, portal_motcua: str, signing_desk: str | None):  # noqa: ANN202
+def realm_plan(settings: Settings, portal_dvc: str, portal_motcua: str, signing_desk: str | None) -> RealmPlan:
+    """What `apply` makes for these portal URLs; secrets are generated once into the data dir."""
     from idp.demo_portals import PORTALS
     from idp.realm import PortalClient, RealmPlan
 
@@ -89,7 +94,7 @@ def apply(portal_dvc: str, portal_motcua: str, signing_desk: str | None) -> None
     settings = get_settings()
     admin = admin_client(settings.keycloak_url, settings.keycloak_admin, settings.keycloak_admin_secret(), "master")
     try:
-        applied = apply_realms(_plan(settings, portal_dvc, portal_motcua, signing_desk), admin)
+        applied = apply_realms(realm_plan(settings, portal_dvc, portal_motcua, signing_desk), admin)
     except RealmError as exc:
         raise click.ClickException(str(exc)) from exc
     for name in applied.created:
@@ -116,7 +121,7 @@ def portals(portal_dvc: str, portal_motcua: str) -> None:
     from idp.oidc import ProviderEndpoints
 
     settings = get_settings()
-    plan = _plan(settings, portal_dvc, portal_motcua, None)
+    plan = realm_plan(settings, portal_dvc, portal_motcua, None)
     endpoints = ProviderEndpoints.discover(f"{settings.keycloak_url}/realms/egov")
     servers = []
     for client, (_, _, english) in zip(plan.portals, PORTALS, strict=True):

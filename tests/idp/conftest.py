@@ -3,134 +3,14 @@ two demo portals serving on free loopback ports so Keycloak can call their back-
 
 from __future__ import annotations
 
-import os
-import secrets
-import socket
-import subprocess
-import sys
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from pathlib import Path
 
 import pytest
 
-from deploy.keycloak.launcher import KeycloakConfig, KeycloakLauncher
-from egov.settings import Settings
-from idp.demo_portals import PORTALS, Portal, PortalServer, PortalSession
-from idp.jwks import JwksCache, http_json
-from idp.oidc import ProviderEndpoints
-from idp.realm import EGOV_REALM, DemoUser, RealmPlan, admin_client
-from idp.sessions import LoggedOutSessions
-from idp.tokens import TokenVerifier
-from tests.support.headless import HeadlessBrowser, Navigation
-
-REPO = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def run_egov(env: dict[str, str], *args: str, timeout: float = 400) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "api.cli", *args], env={**os.environ, **env}, cwd=REPO,
-                          capture_output=True, text=True, timeout=timeout)
-
-
-class CountingFetch:
-    """The JWKS fetch of a verifier under test, counting what reached Keycloak."""
-
-    def __init__(self) -> None:
-        self.calls = 0
-
-    def __call__(self, url: str) -> dict:
-        self.calls += 1
-        return dict(http_json(url))
-
-
-@dataclass
-class SsoWorld:
-    env: dict[str, str]
-    settings: Settings
-    launcher: KeycloakLauncher
-    plan: RealmPlan
-    endpoints: ProviderEndpoints
-    servers: dict[str, PortalServer] = field(default_factory=dict)
-    first_apply_output: str = ""
-
-    @property
-    def issuer(self) -> str:
-        return self.endpoints.issuer
-
-    def user(self, username: str) -> DemoUser:
-        return next(u for u in self.plan.demo_users() if u.username == username)
-
-    def portal(self, client_id: str) -> Portal:
-        return self.servers[client_id].portal
-
-    def url(self, client_id: str, path: str = "/") -> str:
-        return self.portal(client_id).client.base_url + path
-
-    def admin(self, realm: str = EGOV_REALM):  # noqa: ANN201
-        settings = self.settings
-        return admin_client(settings.keycloak_url, settings.keycloak_admin, settings.keycloak_admin_secret(), realm)
-
-    def verifier(self, *, refetch_interval: float = 30.0, **options: object) -> tuple[TokenVerifier, CountingFetch]:
-        fetch = CountingFetch()
-        keys = JwksCache(self.endpoints.jwks_uri, refetch_interval=refetch_interval, fetch=fetch)
-        options.setdefault("sessions", LoggedOutSessions())
-        return TokenVerifier(self.issuer, ("portal-dvc", "portal-motcua", "egov-api"), keys, **options), fetch
-
-    def login(self, client_id: str, username: str, browser: HeadlessBrowser | None = None,
-              path: str = "/login", otp: str | None = None) -> tuple[HeadlessBrowser, Navigation, PortalSession]:
-        """Drive a real login at a portal; returns the browser, what it saw, and the portal session it made."""
-        browser = browser or HeadlessBrowser()
-        portal = self.portal(client_id)
-        before = set(portal.sessions)
-        user = self.user(username)
-        navigation = browser.open(self.url(client_id, path), username=user.username, password=user.password, otp=otp)
-        assert navigation.response.status_code == 200, navigation.response.text[:2000]
-        created = [portal.sessions[k] for k in set(portal.sessions) - before]
-        assert len(created) == 1, f"no portal session after login; forms: {navigation.forms}"
-        return browser, navigation, created[0]
+from tests.support.sso import SsoWorld, running_sso
 
 
 @pytest.fixture(scope="session")
 def sso(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SsoWorld]:
-    data_dir = tmp_path_factory.mktemp("sso")
-    env = {
-        "EGOV_DATA_DIR": str(data_dir),
-        "EGOV_KEY_PASSPHRASE": "test-passphrase-not-for-production",
-        "EGOV_KEYCLOAK_PORT": str(free_port()),
-        "EGOV_KEYCLOAK_MANAGEMENT_PORT": str(free_port()),
-        "EGOV_KEYCLOAK_ADMIN_PASSWORD": secrets.token_urlsafe(16),
-        "EGOV_KEYCLOAK_START_TIMEOUT": "300",
-    }
-    settings = Settings.from_env({**os.environ, **env})
-    launcher = KeycloakLauncher(KeycloakConfig.from_settings(settings))
-    started = run_egov(env, "idp", "up")
-    servers: dict[str, PortalServer] = {}
-    try:
-        assert started.returncode == 0, f"egov idp up failed:\n{started.stdout}\n{started.stderr}"
-        ports = {client_id: free_port() for client_id, _, _ in PORTALS}
-        urls = {client_id: f"http://127.0.0.1:{port}" for client_id, port in ports.items()}
-        applied = run_egov(env, "idp", "apply", "--portal-dvc", urls["portal-dvc"],
-                           "--portal-motcua", urls["portal-motcua"])
-        assert applied.returncode == 0, f"egov idp apply failed:\n{applied.stdout}\n{applied.stderr}"
-        from api.cli.idp import _plan
-
-        plan = _plan(settings, urls["portal-dvc"], urls["portal-motcua"], None)
-        endpoints = ProviderEndpoints.discover(f"{settings.keycloak_url}/realms/{EGOV_REALM}")
-        world = SsoWorld(env, settings, launcher, plan, endpoints)
-        for client, (client_id, _, english) in zip(plan.portals, PORTALS, strict=True):
-            portal = Portal(client, english, plan.client_secret(client_id), endpoints)
-            servers[client_id] = PortalServer(portal, ports[client_id]).start()
-        world.servers = servers
-        world.first_apply_output = applied.stdout
+    with running_sso(tmp_path_factory.mktemp("sso")) as world:
         yield world
-    finally:
-        for server in servers.values():
-            server.stop()
-        run_egov(env, "idp", "down", timeout=120)
-        launcher.stop()

@@ -27,7 +27,7 @@ from idp.errors import (
 )
 from idp.jwks import JwksCache
 from idp.tokens import TokenVerifier
-from tests.idp.conftest import SsoWorld
+from tests.support.sso import SsoWorld
 
 pytestmark = pytest.mark.keycloak
 

@@ -18,7 +18,7 @@ import requests
 
 from deploy.keycloak import launcher as launcher_module
 from deploy.keycloak.launcher import KeycloakConfig, KeycloakError, KeycloakLauncher, _artifact_path, find_java
-from tests.idp.conftest import SsoWorld, run_egov
+from tests.support.sso import SsoWorld, run_egov
 
 FAKE_VERSION = "26.99.0-test"
 

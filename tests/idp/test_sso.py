@@ -11,8 +11,8 @@ from idp.errors import InsufficientAuthentication, SessionEnded
 from idp.otp import totp
 from idp.realm import ID_NUMBER_ATTRIBUTE, STEP_UP_FLOW
 from idp.tokens import Requirement
-from tests.idp.conftest import SsoWorld, run_egov
 from tests.support.headless import HeadlessBrowser
+from tests.support.sso import SsoWorld, run_egov
 
 pytestmark = pytest.mark.keycloak
 
