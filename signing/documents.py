@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from io import BytesIO
 
+from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.misc import PdfError
 from pyhanko.pdf_utils.reader import PdfFileReader
 
@@ -35,3 +36,15 @@ def open_document(data: bytes, max_pages: int = DEFAULT_MAX_PAGES) -> PdfFileRea
             f"PDF có {pages} trang, vượt giới hạn {max_pages}", f"the PDF has {pages} pages; the limit is {max_pages}"
         )
     return reader
+
+
+def page_index_of(reader: PdfFileReader, widget: generic.DictionaryObject) -> int | None:
+    """The 0-based index of the page a widget annotation sits on (by its /P entry), or None."""
+    if "/P" not in widget:
+        return None
+    page_ref = widget.raw_get("/P")
+    for index in range(int(reader.root["/Pages"]["/Count"])):
+        candidate, _ = reader.find_page_for_modification(index)
+        if candidate.idnum == page_ref.idnum:
+            return index
+    return None

@@ -37,9 +37,11 @@ from egov.db import Database
 from egov.settings import Settings
 from signing import appearance as d30
 from signing.credentials import Credential
-from signing.documents import open_document
+from signing.documents import open_document, page_index_of
 from signing.errors import FieldNotFound, SealNeedsPersonalSignature, SigningError, TimeServiceUnavailable
 from signing.fonts import serif_font
+
+SEAL_FIELD = "DauCoQuan"
 
 
 class PadesLevel(enum.Enum):
@@ -118,6 +120,7 @@ class SignatureRequest:
     location: str | None = None
     certify: bool = False  # a certification (DocMDP) signature; must be the document's first
     docmdp: MDPPerm = MDPPerm.FILL_FORMS
+    seal_diameter_mm: float = d30.DEMO_SEAL_DIAMETER_MM  # for the seal field a certifying signature reserves
 
 
 @dataclass(frozen=True)
@@ -231,18 +234,30 @@ class DocumentSigner:
             return name, None, None, {}, False
         if isinstance(shown, d30.PersonalSignature):
             style = d30.image_stamp_style(shown.image)
+            spec = None
             if shown.placeholder is not None:
-                _fit_placeholder(writer, shown.placeholder, d30.image_aspect(shown.image))
-                return shown.placeholder, None, style, {}, True
-            assert shown.placement is not None
-            box = d30.fit_to_aspect(shown.placement.box, d30.image_aspect(shown.image))
-            name = name or _fresh_field_name(writer, "ChuKy")
-            return name, self._spec(writer, name, shown.placement.page, box), style, {}, False
+                name = shown.placeholder
+                page, box = _fit_placeholder(writer, shown.placeholder, d30.image_aspect(shown.image))
+            else:
+                assert shown.placement is not None
+                page, box = shown.placement.page, d30.fit_to_aspect(shown.placement.box, d30.image_aspect(shown.image))
+                name = name or _fresh_field_name(writer, "ChuKy")
+                spec = self._spec(writer, name, page, box)
+            if request.certify and request.docmdp is not MDPPerm.NO_CHANGES:
+                # After a certification signature only existing fields may be signed (a new field is a change
+                # to the page): reserve the organisation's seal field now, where Decree 30 will want it.
+                fields.append_signature_field(
+                    writer, SigFieldSpec(SEAL_FIELD, on_page=page, box=d30.seal_box(box, request.seal_diameter_mm))
+                )
+            return name, spec, style, {}, spec is None
         if isinstance(shown, d30.OrganizationSeal):
             page, personal_box = personal_signature_box(writer.prev.stream.getvalue(), self.settings)
+            style = d30.image_stamp_style(shown.image)
+            if _empty_field_exists(writer, SEAL_FIELD) and request.field_name in (None, SEAL_FIELD):
+                return SEAL_FIELD, None, style, {}, True
             box = d30.seal_box(personal_box, shown.diameter_mm)
-            name = name or _fresh_field_name(writer, "DauCoQuan")
-            return name, self._spec(writer, name, page, box), d30.image_stamp_style(shown.image), {}, False
+            name = name or _fresh_field_name(writer, SEAL_FIELD)
+            return name, self._spec(writer, name, page, box), style, {}, False
         lines = shown.lines(signing_time)
         font = serif_font(self.settings.data_dir / "fonts")
         width, height = _page_size(writer, 0)
@@ -271,8 +286,16 @@ def _fresh_field_name(writer: IncrementalPdfFileWriter, stem: str) -> str:
     return f"{stem}{index}"
 
 
-def _fit_placeholder(writer: IncrementalPdfFileWriter, name: str, aspect: float) -> None:
-    """Shrink the empty field's widget to the image's aspect, centred, so the widget is the drawn image."""
+def _empty_field_exists(writer: IncrementalPdfFileWriter, name: str) -> bool:
+    return any(
+        field_name == name and value is None
+        for field_name, value, _ in fields.enumerate_sig_fields(writer.prev, filled_status=None)
+    )
+
+
+def _fit_placeholder(writer: IncrementalPdfFileWriter, name: str, aspect: float) -> tuple[int, d30.Box]:
+    """Shrink the empty field's widget to the image's aspect, centred, so the widget is the drawn image;
+    returns its page and new box."""
     for field_name, value, ref in fields.enumerate_sig_fields(writer.prev, filled_status=None):
         if field_name != name:
             continue
@@ -285,7 +308,10 @@ def _fit_placeholder(writer: IncrementalPdfFileWriter, name: str, aspect: float)
         fitted = d30.fit_to_aspect(rect, aspect)  # type: ignore[arg-type]
         widget["/Rect"] = generic.ArrayObject([generic.FloatObject(v) for v in fitted])
         writer.update_container(widget)
-        return
+        page = page_index_of(writer.prev, widget)
+        if page is None:
+            raise FieldNotFound(f"Ô chữ ký {name!r} không nằm trên trang nào", f"the field {name!r} is on no page")
+        return page, fitted
     raise FieldNotFound(f"Không có ô chữ ký {name!r} trong văn bản", f"the document has no signature field {name!r}")
 
 

@@ -47,7 +47,7 @@ from pyhanko_certvalidator.registry import SimpleTrustManager
 
 from egov.settings import Settings
 from signing.appearance import vietnam_iso
-from signing.documents import open_document
+from signing.documents import open_document, page_index_of
 from signing.errors import NoSignatures
 
 log = logging.getLogger(__name__)
@@ -430,15 +430,7 @@ def _widget_position(
         rect = tuple(float(v) for v in widget["/Rect"])
     except KeyError:
         return None, None
-    page_ref = widget.raw_get("/P") if "/P" in widget else None
-    page_index = None
-    if page_ref is not None:
-        pages = int(reader.root["/Pages"]["/Count"])
-        for index in range(pages):
-            candidate, _ = reader.find_page_for_modification(index)
-            if candidate.idnum == page_ref.idnum:
-                page_index = index
-                break
+    page_index = page_index_of(reader, widget)
     if rect[2] - rect[0] <= 0 or rect[3] - rect[1] <= 0:
         return page_index, None
     return page_index, rect  # type: ignore[return-value]
