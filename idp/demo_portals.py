@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
 from flask import Flask, Response, abort, jsonify, redirect, render_template_string, request
-from werkzeug.serving import BaseWSGIServer, make_server
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from idp.errors import TokenError
 from idp.jwks import JwksCache
@@ -178,13 +178,22 @@ def create_portal(portal: Portal) -> Flask:
     return app
 
 
+class _RequestHandler(WSGIRequestHandler):
+    """Access log without query strings: callbacks carry authorization codes, which never go to a log."""
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        path = self.path.split("?", 1)[0]
+        self.log("info", '"%s %s" %s', self.command, path, str(code))
+
+
 class PortalServer:
     """A portal served on 127.0.0.1 in a background thread (demo and tests)."""
 
     def __init__(self, portal: Portal, port: int) -> None:
         self.portal = portal
         self.app = create_portal(portal)
-        self._server: BaseWSGIServer = make_server("127.0.0.1", port, self.app, threaded=True)
+        self._server: BaseWSGIServer = make_server("127.0.0.1", port, self.app, threaded=True,
+                                                       request_handler=_RequestHandler)
         self._thread = threading.Thread(target=self._server.serve_forever, name=portal.client.client_id, daemon=True)
 
     def start(self) -> PortalServer:
