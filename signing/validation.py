@@ -9,6 +9,7 @@ where, the PAdES level reached, what the signature covers and whether a later re
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import enum
 import hashlib
 import logging
@@ -229,6 +230,7 @@ class DocumentValidator:
 
             trust_anchors = configured(settings)
         self.settings = settings
+        self._revocation = revocation
         self.anchors = tuple(trust_anchors)
         roots = [asn1_x509.Certificate.load(c.public_bytes(Encoding.DER)) for c in self.anchors]
         fetching = RevinfoOnlineFetchingRule.ALWAYS_FETCH if allow_fetching else RevinfoOnlineFetchingRule.LOCAL_ONLY
@@ -293,8 +295,8 @@ class DocumentValidator:
         coverage = _coverage(integrity["coverage"])
         certification = sig.docmdp_level is not None and sig.sig_object.get("/Reference") is not None
         verdict, code = _judge(intact, valid, subindic, integrity["docmdp_ok"], modification, coverage, sig)
-        if code == "CERTIFICATE_CHAIN_GENERAL_FAILURE" and "revocation information" in (result.failure_msg or ""):
-            code, revocation = "TRY_LATER", "unknown"  # pyHanko's word for "no OCSP/CRL could be had"
+        if code == "CERTIFICATE_CHAIN_GENERAL_FAILURE" and await self._chain_holds_without_revocation(sig):
+            code, revocation = "TRY_LATER", "unknown"  # the chain is fine; the OCSP/CRL evidence is what is missing
         reason_vi, reason_en = REASONS.get(code, (code, code))
         if result.failure_msg and verdict is not Verdict.TOTAL_PASSED and code == subindic.name:
             log.debug("signature %s: %s", sig.field_name, result.failure_msg)
@@ -323,6 +325,20 @@ class DocumentValidator:
             page=page,
             box=box,
         )
+
+    async def _chain_holds_without_revocation(self, sig: EmbeddedPdfSignature) -> bool:
+        """pyHanko reports missing revocation data as a general chain failure; tell the two apart."""
+        if self._revocation == "off":
+            return False
+        lenient = dataclasses.replace(
+            self.spec.signature_validation_spec,
+            cert_validation_policy=dataclasses.replace(
+                self.spec.signature_validation_spec.cert_validation_policy,
+                revinfo_policy=CertRevTrustPolicy(NO_REVOCATION),
+            ),
+        )
+        result = await ades.ades_basic_validation(sig.signed_data, lenient, raw_digest=sig.compute_digest())
+        return result.ades_subindic.status is AdESStatus.PASSED
 
     def _failed_format(
         self, reader: PdfFileReader, sig: EmbeddedPdfSignature, signer: SignerIdentity, detail: str
