@@ -14,17 +14,18 @@ import logging
 import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import NamedTuple
 
 from asn1crypto import algos, core, ocsp
 from asn1crypto import x509 as asn1_x509
-from sqlalchemy import and_, select
 from sqlalchemy.exc import IntegrityError
 
 from ca.authority import CertificateAuthority
 from ca.errors import CAError
 from ca.keys import KeyError_, SignatureScheme, SigningKey
-from ca.models import REVOKED, SUSPENDED, CertificateRecord, OcspAnswerRecord
+from ca.models import REVOKED, SUSPENDED, OcspAnswerRecord
 from ca.signature import signature_algorithm_der
+from egov.db import Database
 from egov.metrics import OCSP_ANSWERS
 
 log = logging.getLogger(__name__)
@@ -34,6 +35,7 @@ RESPONDERS = {"issuing-individuals": "ocsp-individuals", "issuing-organizations"
 CERT_ID_HASHES = ("sha1", "sha256", "sha384", "sha512")
 MAX_CERT_IDS = 16
 MAX_NONCE_BYTES = 32  # RFC 8954 §2.1
+PARSED_CACHE_SIZE = 20_000
 # Our stored reason names → asn1crypto's CRLReason names. `unspecified` is not stated (as on the CRL).
 OCSP_REASONS = {
     "keyCompromise": "key_compromise",
@@ -85,14 +87,83 @@ def _error(status: str) -> OcspAnswer:
     return OcspAnswer(ocsp.OCSPResponse({"response_status": status}).dump(), status)
 
 
-def status_key(status: str, changed_at: datetime | None, reason: str | None, invalidity: datetime | None) -> str:
-    """Everything an answer states about a certificate; a pre-signed answer serves only while it is unchanged."""
-    return "|".join([status, changed_at.isoformat() if changed_at else "", reason or "", invalidity.isoformat()
-                     if invalidity else ""])
-
-
 def _utc(moment: datetime) -> datetime:
     return moment.astimezone(UTC).replace(microsecond=0)
+
+
+def _as_utc(value: datetime | str) -> datetime:
+    """A timestamp column read through the DBAPI: a datetime (PostgreSQL) or SQLAlchemy's text form (SQLite)."""
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+class _StatusRow(NamedTuple):
+    id: int
+    issuer_id: int
+    status: str
+    status_changed_at: datetime | str | None
+    revocation_reason: str | None
+    invalidity_date: datetime | str | None
+    answer_key: str | None
+    answer_this_update: datetime | str | None
+    answer_next_update: datetime | str | None
+    answer_der: bytes | None
+
+    @property
+    def key(self) -> str:
+        """Everything an answer states about the certificate: a pre-signed answer serves only while it is equal."""
+        return "|".join(str(value or "") for value in self[2:6])
+
+
+# The responder's hot path: one indexed query, a certificate's status and its pre-signed answer together.
+_STATUS_SQL = (
+    "SELECT c.id, c.issuer_id, c.status, c.status_changed_at, c.revocation_reason, c.invalidity_date, "
+    "a.status_key, a.this_update, a.next_update, a.der "
+    "FROM certificates c LEFT OUTER JOIN ocsp_answers a ON a.certificate_id = c.id AND a.hash_algorithm = :hash "
+    "WHERE c.serial = :serial"
+)
+
+
+class _StatusReader:
+    """Reads status on a DBAPI connection kept per thread: a few microseconds on SQLite instead of the ORM's
+    hundreds. Every read sees the latest committed state (autocommit on SQLite; rolled back after on others)."""
+
+    def __init__(self, database: Database) -> None:
+        self.database = database
+        self.sqlite = database.dialect == "sqlite"
+        self.sql = _STATUS_SQL if self.sqlite else _STATUS_SQL.replace(":hash", "%(hash)s").replace(
+            ":serial", "%(serial)s")
+        self._local = threading.local()
+
+    def row(self, query: _Query) -> _StatusRow | None:
+        """The status row of a CertID's certificate, or None when this issuer never issued that serial."""
+        if query.serial < 0:
+            return None
+        parameters = {"hash": query.hash_name, "serial": format(query.serial, "x")}
+        for attempt in range(2):
+            connection = getattr(self._local, "connection", None)
+            if connection is None:
+                connection = self._local.connection = self.database.engine.raw_connection()
+            try:
+                cursor = connection.cursor()
+                try:
+                    cursor.execute(self.sql, parameters)
+                    found = cursor.fetchone()
+                finally:
+                    cursor.close()
+                if not self.sqlite:
+                    connection.rollback()
+            except Exception:
+                self._local.connection = None
+                connection.invalidate()
+                if attempt:
+                    raise
+                continue  # a dropped connection: open a new one and ask again
+            if found is None:
+                return None
+            row = _StatusRow(*found)
+            return row if row.issuer_id == query.responder.issuer_id else None
+        return None
 
 
 class OcspResponder:
@@ -104,6 +175,10 @@ class OcspResponder:
         self.validity = authority.settings.ocsp_validity
         self._lock = threading.Lock()
         self._issuers: dict[tuple[str, bytes, bytes], _Responder] | None = None
+        self._reader = _StatusReader(self.database)
+        # Requests without a nonce repeat byte for byte (RFC 5019): remember what each one asks.
+        self._parsed: dict[bytes, list[_Query] | None] = {}
+        self._counters: dict[str, object] = {}
 
     # -- set-up ------------------------------------------------------------------------------------------
 
@@ -142,7 +217,10 @@ class OcspResponder:
     def respond(self, request_der: bytes) -> OcspAnswer:
         """The OCSPResponse for these request bytes; never raises for anything the client sent."""
         answer = self._respond(request_der)
-        OCSP_ANSWERS.labels(answer.status).inc()
+        counter = self._counters.get(answer.status)
+        if counter is None:
+            counter = self._counters[answer.status] = OCSP_ANSWERS.labels(answer.status)
+        counter.inc()
         return answer
 
     def _respond(self, request_der: bytes) -> OcspAnswer:
@@ -152,7 +230,14 @@ class OcspResponder:
             log.warning("OCSP responder not ready: %s", exc)
             return _error("try_later")
         try:
-            queries, nonce = self._parse(request_der, issuers)
+            if request_der in self._parsed:
+                queries, nonce = self._parsed[request_der], None
+            else:
+                queries, nonce = self._parse(request_der, issuers)
+                if nonce is None:
+                    if len(self._parsed) >= PARSED_CACHE_SIZE:
+                        self._parsed.clear()
+                    self._parsed[request_der] = queries
         except MalformedRequest as exc:
             log.debug("malformed OCSP request: %s", exc)
             return _error("malformed_request")
@@ -209,38 +294,17 @@ class OcspResponder:
         except Exception as exc:  # asn1crypto parses lazily: any decoding error can surface on access
             raise MalformedRequest(str(exc)) from exc
 
-    def _status_rows(self, queries: list[_Query], hash_name: str | None = None) -> dict[int, tuple]:
-        """serial → (id, status, changed_at, reason, invalidity, stored answer columns…) for our certificates."""
-        serials = {format(query.serial, "x"): query for query in queries if query.serial >= 0}
-        if not serials:
-            return {}
-        columns = [
-            CertificateRecord.id, CertificateRecord.serial, CertificateRecord.issuer_id, CertificateRecord.status,
-            CertificateRecord.status_changed_at, CertificateRecord.revocation_reason, CertificateRecord.invalidity_date,
-        ]
-        query = select(*columns).where(CertificateRecord.serial.in_(list(serials)))
-        if hash_name is not None:
-            query = (
-                select(*columns, OcspAnswerRecord.status_key, OcspAnswerRecord.this_update,
-                       OcspAnswerRecord.next_update, OcspAnswerRecord.der)
-                .outerjoin(OcspAnswerRecord, and_(OcspAnswerRecord.certificate_id == CertificateRecord.id,
-                                                  OcspAnswerRecord.hash_algorithm == hash_name))
-                .where(CertificateRecord.serial.in_(list(serials)))
-            )
-        with self.database.reading() as connection:
-            rows = connection.execute(query).all()
-        return {int(row.serial, 16): row for row in rows if row.issuer_id == serials[row.serial].responder.issuer_id}
-
     def _presigned(self, query: _Query) -> OcspAnswer:
         now = datetime.now(UTC)
-        row = self._status_rows([query], query.hash_name).get(query.serial)
+        row = self._reader.row(query)
         if row is None:
-            return self._sign([query], None, now)  # unknown: not ours to keep
-        key = status_key(row.status, row.status_changed_at, row.revocation_reason, row.invalidity_date)
-        if row.der is not None and row.status_key == key and now < row.this_update + self.validity / 2:
-            return OcspAnswer(row.der, "successful", row.this_update, row.next_update, cacheable=True)
+            return self._sign([query], None, now, rows={})  # unknown: not ours to keep
+        if row.answer_der is not None and row.answer_key == row.key:
+            this_update, next_update = _as_utc(row.answer_this_update), _as_utc(row.answer_next_update)
+            if now < this_update + self.validity / 2:
+                return OcspAnswer(row.answer_der, "successful", this_update, next_update, cacheable=True)
         answer = self._sign([query], None, now, rows={query.serial: row})
-        self._store(row.id, query.hash_name, key, answer)
+        self._store(row.id, query.hash_name, row.key, answer)
         return OcspAnswer(answer.der, answer.status, answer.this_update, answer.next_update, cacheable=True)
 
     def _store(self, certificate_id: int, hash_name: str, key: str, answer: OcspAnswer) -> None:
@@ -256,9 +320,10 @@ class OcspResponder:
             pass  # another worker stored the same answer first
 
     def _sign(
-        self, queries: list[_Query], nonce: bytes | None, now: datetime, rows: dict[int, tuple] | None = None
+        self, queries: list[_Query], nonce: bytes | None, now: datetime, rows: dict[int, _StatusRow] | None = None
     ) -> OcspAnswer:
-        rows = self._status_rows(queries) if rows is None else rows
+        if rows is None:
+            rows = {query.serial: row for query in queries if (row := self._reader.row(query)) is not None}
         this_update = _utc(now)
         next_update = this_update + self.validity
         responses = []
@@ -293,11 +358,12 @@ class OcspResponder:
         return OcspAnswer(response.dump(), "successful", this_update, next_update)
 
 
-def _cert_status(row: tuple | None) -> ocsp.CertStatus:
+def _cert_status(row: _StatusRow | None) -> ocsp.CertStatus:
     if row is None:
         return ocsp.CertStatus(name="unknown", value=core.Null())
     if row.status in (REVOKED, SUSPENDED):
-        info: dict[str, object] = {"revocation_time": _utc(row.status_changed_at or datetime.now(UTC))}
+        changed_at = _as_utc(row.status_changed_at) if row.status_changed_at else datetime.now(UTC)
+        info: dict[str, object] = {"revocation_time": _utc(changed_at)}
         reason = "certificateHold" if row.status == SUSPENDED else row.revocation_reason
         if reason in OCSP_REASONS:
             info["revocation_reason"] = OCSP_REASONS[reason]
