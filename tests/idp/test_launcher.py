@@ -104,3 +104,19 @@ def test_a_crash_and_a_stale_h2_lock_do_not_stop_the_next_start(sso: SsoWorld):
     assert started.returncode == 0, started.stderr
     assert not stale.exists()
     assert sso.admin().get_realm("egov")["browserFlow"] == "browser-loa"  # the dev-file database survived
+
+
+def test_keycloak_settings_have_safe_defaults_and_refuse_bad_values(tmp_path: Path):
+    from egov.settings import Settings, SettingsError
+
+    settings = Settings.from_env({"EGOV_DATA_DIR": str(tmp_path)})
+    assert settings.keycloak_url == "http://localhost:8180" and settings.keycloak_version.startswith("26.")
+    assert "keycloak_admin_password" not in repr(settings)
+    secret = settings.keycloak_admin_secret()
+    assert secret == Settings.from_env({"EGOV_DATA_DIR": str(tmp_path)}).keycloak_admin_secret()  # kept
+    assert (tmp_path / "secrets" / "keycloak-admin-password").stat().st_mode & 0o077 == 0
+    assert Settings.from_env({"EGOV_KEYCLOAK_PORT": "9000"}).keycloak_url == "http://localhost:9000"
+    for bad in ({"EGOV_KEYCLOAK_VERSION": "25.0.6"}, {"EGOV_KEYCLOAK_URL": "localhost:8180"},
+                {"EGOV_KEYCLOAK_PORT": "http"}):
+        with pytest.raises(SettingsError):
+            Settings.from_env(bad)
