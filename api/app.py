@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from api import ops, pki, problems
+from api import csc, ops, pki, problems
 from egov.settings import Settings, get_settings
 
 
@@ -16,4 +16,5 @@ def create_app(settings: Settings | None = None) -> Flask:
     problems.init_app(app)
     ops.init_app(app, settings)
     pki.init_app(app, settings)
+    csc.init_app(app, settings)
     return app

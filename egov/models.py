@@ -2,3 +2,4 @@
 
 import ca.models  # noqa: F401
 import egov.audit  # noqa: F401
+import signing.remote.models  # noqa: F401

@@ -86,6 +86,9 @@ class Settings:
     tsa_url: str = ""
     trust_anchors: tuple[Path, ...] = ()
     max_pdf_pages: int = 5000
+    sad_lifetime: int = 300  # seconds a Signature Activation Data stays usable
+    signing_max_auth_age: int = 300  # seconds since the OTP login that still count as fresh for authorize
+    csc_max_batch: int = 100  # hashes one authorize/signHash may carry (CSC `multisign`)
 
     @property
     def keys_dir(self) -> Path:
@@ -120,6 +123,7 @@ class Settings:
             log_level=env.get("EGOV_LOG_LEVEL") or "INFO",
             **_keycloak_settings(env),
             **_signing_settings(env, base_url),
+            **_remote_signing_settings(env),
         )
 
     def file_key_passphrase(self) -> bytes:
@@ -176,6 +180,15 @@ def _signing_settings(env: Mapping[str, str], base_url: str) -> dict[str, object
         raise SettingsError("EGOV_TSA_URL must be an http(s) URL")
     anchors = tuple(Path(p).expanduser() for p in (env.get("EGOV_TRUST_ANCHORS") or "").split(os.pathsep) if p)
     return {"tsa_url": tsa_url, "trust_anchors": anchors, "max_pdf_pages": _int(env, "EGOV_MAX_PDF_PAGES", 5000)}
+
+
+def _remote_signing_settings(env: Mapping[str, str]) -> dict[str, object]:
+    """Remote signing (CSC API): SAD lifetime, how recent the loa2 login must be, the batch cap."""
+    return {
+        "sad_lifetime": _int(env, "EGOV_SAD_LIFETIME_SECONDS", 300),
+        "signing_max_auth_age": _int(env, "EGOV_SIGNING_MAX_AUTH_AGE_SECONDS", 300),
+        "csc_max_batch": _int(env, "EGOV_CSC_MAX_BATCH", 100),
+    }
 
 
 @lru_cache(maxsize=1)

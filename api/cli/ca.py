@@ -193,3 +193,42 @@ def export(directory: Path) -> None:
     """Xuất chứng thư CA / write every CA certificate (PEM) and chain files."""
     for path in CertificateAuthority().export(directory):
         click.echo(str(path))
+
+
+@ca.command("enroll")
+@click.option("--user", "username", required=True, help="Keycloak username (realm egov) the credential is bound to.")
+@click.option("--profile", "profile_name", required=True,
+              type=click.Choice(["official", "organisation", "organization"]))
+@click.option("--backend", type=click.Choice(["file", "pkcs11"]), help="Key backend (default: EGOV_KEY_BACKEND).")
+@click.option("--key-algorithm", help="rsa-2048|rsa-3072|rsa-4096|ec-p256|ec-p384.")
+@click.option("--title", help="Position title of an official, e.g. 'Chủ tịch'.")
+@click.option("--org-name", "organization", help="Agency: O= of an official, or the seal's agency name.")
+@click.option("--mst", help="Tax code of the agency (seal).")
+@click.option("--mns", help="Budget relation code of the agency (seal).")
+@click.option("--province", help="Province or city (ST).")
+@click.option("--certificate", help="Bind this existing seal certificate (serial) to the user instead of issuing one.")
+@actor_option
+def enroll(username: str, profile_name: str, backend: str | None, key_algorithm: str | None, title: str | None,
+           organization: str | None, mst: str | None, mns: str | None, province: str | None,
+           certificate: str | None, actor: str) -> None:
+    """Cấp chứng thư ký từ xa / issue a remote-signing credential bound to a Keycloak user (name and CCCD from
+    the directory; an organisation seal can be bound to several clerks with --certificate)."""
+    from signing.remote.directory import KeycloakDirectory, UnknownUser
+    from signing.remote.enrollment import EnrolmentRequest
+    from signing.remote.enrollment import enroll as enroll_user
+    from signing.remote.errors import CscError
+
+    authority = CertificateAuthority()
+    try:
+        user = KeycloakDirectory.for_settings(authority.settings).find(username)
+    except UnknownUser as exc:
+        raise click.ClickException(f"Không có người dùng {username!r} / {exc}") from exc
+    except CscError as exc:
+        raise click.ClickException(f"Không hỏi được Keycloak / {exc.description}") from exc
+    request = EnrolmentRequest(profile=profile_name, backend=backend, key_algorithm=key_algorithm, title=title,
+                               organization=organization, province=province, tax_code=mst, budget_code=mns,
+                               certificate=certificate)
+    enrolment = enroll_user(authority, user, request, actor)
+    click.echo(f"credential: {enrolment.credential_id}")
+    click.echo(f"certificate: {enrolment.serial}  {enrolment.subject}")
+    click.echo(f"owner: {enrolment.username} ({enrolment.owner})")
