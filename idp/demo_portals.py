@@ -20,6 +20,7 @@ from idp.tokens import AccessToken, IdTokenVerifier, TokenVerifier
 from idp.web import current_token, init_token_verification, require_token
 
 VIETNAM = timezone(timedelta(hours=7), "ICT")
+MAX_PENDING_LOGINS = 10_000
 PORTALS = (
     ("portal-dvc", "Cổng Dịch vụ công", "Public Service Portal"),
     ("portal-motcua", "Hệ thống Một cửa", "One-Stop Shop System"),
@@ -106,6 +107,8 @@ def create_portal(portal: Portal) -> Flask:
 
     def start_login(**options: str | None) -> Response:
         login = portal.oidc.authorization_request(**options)  # type: ignore[arg-type]
+        if len(portal.pending) >= MAX_PENDING_LOGINS:  # abandoned logins must not grow memory without bound
+            portal.pending.pop(next(iter(portal.pending)), None)
         portal.pending[login.state] = login
         return redirect(login.url)
 

@@ -125,6 +125,7 @@ class JwksCache:
         self._lock = threading.Lock()
         self._loaded = False
         self._last_refetch = -math.inf
+        self._failed_at = -math.inf  # a provider that is down is asked again only after refetch_interval
         self._listeners: list[Callable[[], None]] = []
         self.fetches = 0  # HTTP fetches of the JWKS so far (tests and metrics read it)
 
@@ -145,6 +146,8 @@ class JwksCache:
             if key is not None:
                 return key
             now = time.monotonic()
+            if now - self._failed_at < self.refetch_interval:
+                raise KeySetUnavailable("JWKS unavailable (retry rate-limited)")
             if self._loaded:
                 if now - self._last_refetch < self.refetch_interval:
                     raise UnknownKey(f"kid {kid[:64]!r} not in the JWKS (refetch rate-limited)")
@@ -170,7 +173,7 @@ class JwksCache:
                 if parsed is not None:
                     keys[parsed.kid] = parsed
         except (requests.RequestException, ValueError, TypeError, AttributeError) as exc:
-            self._last_refetch = time.monotonic()
+            self._failed_at = time.monotonic()
             raise KeySetUnavailable(f"JWKS {self.jwks_uri} unavailable: {exc.__class__.__name__}") from exc
         removed = set(self._keys) - set(keys)
         self._keys = keys

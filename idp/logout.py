@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from idp.errors import MalformedToken, MissingClaim, ReplayedToken, TokenNotYetValid, WrongTokenType
+from idp.errors import MalformedToken, MissingClaim, ReplayedToken, TokenExpired, WrongTokenType
 from idp.jwks import DEFAULT_ALGORITHMS, JwksCache
 from idp.sessions import LoggedOutSessions
 from idp.tokens import DEFAULT_LEEWAY, SignedTokenDecoder, check_issuer_audience, check_times
@@ -42,7 +42,7 @@ class LogoutTokenVerifier:
         now = self.clock()
         check_times(claims, now, self.leeway, require_exp=False)
         if now - claims["iat"] > MAX_LOGOUT_TOKEN_AGE + self.leeway:
-            raise TokenNotYetValid("logout token too old")
+            raise TokenExpired("logout token too old")
         check_issuer_audience(claims, self.issuer, frozenset([self.client_id]), accept_azp=False)
         events = claims.get("events")
         if not isinstance(events, dict) or not isinstance(events.get(BACKCHANNEL_LOGOUT_EVENT), dict):

@@ -202,7 +202,6 @@ def egov_realm(plan: RealmPlan) -> dict[str, object]:
         "identityProviders": [{
             "alias": VNEID_ALIAS, "displayName": "VNeID", "providerId": "oidc", "enabled": True,
             "trustEmail": True, "storeToken": False, "firstBrokerLoginFlowAlias": "first broker login",
-            "updateProfileFirstLoginMode": "on",
             "config": {
                 "clientId": BROKER_CLIENT, "clientSecret": plan.client_secret(BROKER_CLIENT),
                 "clientAuthMethod": "client_secret_post",
@@ -231,10 +230,6 @@ _EXPECTED_SIGNATURE = [
     (1, f"{STEP_UP_FLOW} loa2", "CONDITIONAL"), (2, "conditional-level-of-authentication", "REQUIRED"),
     (2, "auth-otp-form", "REQUIRED"),
 ]
-
-
-def _subflow_order() -> list[str]:
-    return [f"{STEP_UP_FLOW} forms", f"{STEP_UP_FLOW} loa1", f"{STEP_UP_FLOW} loa2"]
 
 
 def _normalised_signature(admin: KeycloakAdmin) -> list[tuple[int, str, str]]:
@@ -280,7 +275,7 @@ def ensure_step_up_flow(admin: KeycloakAdmin) -> bool:
         "alias": STEP_UP_FLOW, "providerId": "basic-flow", "topLevel": True, "builtIn": False,
         "description": "Đăng nhập theo mức đảm bảo / browser login with levels of assurance (loa1, loa2)",
     })
-    forms, loa1, loa2 = _subflow_order()
+    forms, loa1, loa2 = (f"{STEP_UP_FLOW} {part}" for part in ("forms", "loa1", "loa2"))
     _add_execution(admin, STEP_UP_FLOW, "auth-cookie", "ALTERNATIVE", None)
     _add_execution(admin, STEP_UP_FLOW, "identity-provider-redirector", "ALTERNATIVE", None)
     _add_subflow(admin, STEP_UP_FLOW, forms, "ALTERNATIVE")
@@ -312,28 +307,56 @@ def _realm_exists(admin: KeycloakAdmin, name: str) -> bool:
     return any(realm["realm"] == name for realm in admin.get_realms())
 
 
+def _upsert(existing: dict[str, dict[str, object]], key: str, wanted: dict[str, object],
+            create: Callable[[dict[str, object]], object], update: Callable[[str, dict[str, object]], object],
+            id_field: str | None = "id") -> None:
+    """Update in place when it exists (keeps ids, and so users' sessions and links), else create."""
+    current = existing.get(str(wanted[key]))
+    if current is None:
+        create(wanted)
+    else:
+        update(str(current["id"]), {**wanted, id_field: current["id"]} if id_field else wanted)
+
+
+def _apply_client(admin: KeycloakAdmin, client: dict[str, object]) -> None:
+    mappers = list(client.get("protocolMappers", []))  # type: ignore[call-overload]
+    internal_id = admin.get_client_id(str(client["clientId"]))
+    if internal_id is None:
+        admin.create_client(client)
+        return
+    admin.update_client(internal_id, {k: v for k, v in client.items() if k != "protocolMappers"})
+    existing = {m["name"]: m for m in admin.get_mappers_from_client(internal_id)}
+    for mapper in mappers:
+        _upsert(existing, "name", mapper, lambda m: admin.add_mapper_to_client(internal_id, m),
+                lambda mapper_id, m: admin.update_client_mapper(internal_id, mapper_id, m))
+
+
 def _apply_realm(admin: KeycloakAdmin, representation: dict[str, object], users: list[dict[str, object]]) -> bool:
-    """Create the realm, or bring an existing one up to date; demo users are created once, never overwritten."""
+    """Create the realm, or bring an existing one up to date in place; demo users are created once, never
+    overwritten (their passwords and OTP secrets stay what was printed)."""
     name = str(representation["realm"])
     created = not _realm_exists(admin, name)
-    top_level = {k: v for k, v in representation.items()
-                 if k not in ("clients", "roles", "identityProviders", "identityProviderMappers", "users")}
+    parts = ("clients", "roles", "identityProviders", "identityProviderMappers", "users")
+    top_level = {k: v for k, v in representation.items() if k not in parts}
     if created:
         admin.create_realm(top_level)
     else:
         admin.update_realm(name, top_level)
     admin.change_current_realm(name)
     ensure_id_number_attribute(admin)
-    overwrite = {k: representation[k] for k in ("clients", "roles", "identityProviders") if k in representation}
-    if overwrite:
-        admin.partial_import_realm(name, {"ifResourceExists": "OVERWRITE", **overwrite})
-    for mapper in representation.get("identityProviderMappers", []):  # type: ignore[union-attr]
-        existing = {m["name"]: m for m in admin.get_idp_mappers(mapper["identityProviderAlias"])}
-        if mapper["name"] in existing:
-            admin.update_mapper_in_idp(mapper["identityProviderAlias"], existing[mapper["name"]]["id"],
-                                       {**mapper, "id": existing[mapper["name"]]["id"]})
-        else:
-            admin.add_mapper_to_idp(mapper["identityProviderAlias"], mapper)
+    roles = representation.get("roles", {}).get("realm", [])  # type: ignore[attr-defined]
+    if roles:
+        admin.partial_import_realm(name, {"ifResourceExists": "SKIP", "roles": {"realm": roles}})
+    for client in representation.get("clients", []):  # type: ignore[attr-defined]
+        _apply_client(admin, client)
+    providers = {p["alias"]: {**p, "id": p["alias"]} for p in admin.get_idps()}
+    for provider in representation.get("identityProviders", []):  # type: ignore[attr-defined]
+        _upsert(providers, "alias", provider, admin.create_idp, admin.update_idp, id_field=None)
+    for mapper in representation.get("identityProviderMappers", []):  # type: ignore[attr-defined]
+        alias = mapper["identityProviderAlias"]
+        existing = {m["name"]: m for m in admin.get_idp_mappers(alias)}
+        _upsert(existing, "name", mapper, lambda m, alias=alias: admin.add_mapper_to_idp(alias, m),
+                lambda mapper_id, m, alias=alias: admin.update_mapper_in_idp(alias, mapper_id, m))
     if users:
         admin.partial_import_realm(name, {"ifResourceExists": "SKIP", "users": users})
     return created

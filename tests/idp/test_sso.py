@@ -115,7 +115,9 @@ def test_vneid_login_lands_the_user_in_egov_with_the_mapped_id_number(sso: SsoWo
 
 
 def test_apply_again_changes_nothing(sso: SsoWorld):
+    browser, _, _ = sso.login("portal-dvc", "official")
     admin = sso.admin()
+    clients_before = {c["clientId"]: c["id"] for c in admin.get_clients()}
     flow_before = admin.get_authentication_flow_executions(STEP_UP_FLOW)
     users_before = {u["username"]: u["id"] for u in admin.get_users()}
     result = run_egov(sso.env, "idp", "apply", "--portal-dvc", sso.url("portal-dvc", ""),
@@ -125,6 +127,8 @@ def test_apply_again_changes_nothing(sso: SsoWorld):
     assert admin.get_authentication_flow_executions(STEP_UP_FLOW) == flow_before
     assert {u["username"]: u["id"] for u in admin.get_users()} == users_before
     assert sso.admin().get_realm("egov")["browserFlow"] == STEP_UP_FLOW
+    assert {c["clientId"]: c["id"] for c in admin.get_clients()} == clients_before  # updated in place
+    assert browser.open(sso.url("portal-motcua", "/login")).forms == []  # so SSO sessions survive an apply
 
 
 def test_key_rotation_is_picked_up_with_exactly_one_jwks_refetch(sso: SsoWorld):

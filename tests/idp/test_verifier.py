@@ -8,6 +8,7 @@ import uuid
 
 import jwt
 import pytest
+import requests
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from flask import Flask, jsonify
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
@@ -18,6 +19,7 @@ from idp.errors import (
     BadSignature,
     InsufficientAuthentication,
     InsufficientRole,
+    KeySetUnavailable,
     MalformedToken,
     MissingClaim,
     ReplayedToken,
@@ -237,7 +239,8 @@ def test_a_logout_token_ends_its_session_once(realm: Realm, logout: LogoutTokenV
     ({"jti": None}, "missing_claim"),
     ({"aud": "portal-motcua"}, "wrong_audience"),
     ({"iss": "http://localhost:8180/realms/vneid"}, "wrong_issuer"),
-    ({"iat": int(time.time()) - 3600, "exp": None}, "not_yet_valid"),
+    ({"iat": int(time.time()) - 3600, "exp": None}, "expired"),
+    ({"iat": int(time.time()) + 3600}, "not_yet_valid"),
 ])
 def test_bad_logout_tokens_are_refused(realm: Realm, logout: LogoutTokenVerifier, overrides: dict, reason: str):
     with pytest.raises(TokenError) as caught:
@@ -307,3 +310,18 @@ def test_wsgi_middleware_guards_a_plain_app(verifier: TokenVerifier, realm: Real
     assert low.status_code == 401 and "insufficient_user_authentication" in low.headers["WWW-Authenticate"]
     ok = client.get("/", headers={"Authorization": f"Bearer {realm.token(acr='loa2')}"})
     assert ok.status_code == 200 and ok.get_data() == b"user-1"
+
+
+def test_a_provider_that_is_down_is_not_hammered(realm: Realm, clock: Clock):
+    calls = []
+
+    def down(url: str) -> dict:
+        calls.append(url)
+        raise requests.ConnectionError("refused")
+
+    verifier = TokenVerifier(ISSUER, "egov-api", JwksCache("t", fetch=down), clock=clock)
+    for _ in range(100):
+        with pytest.raises(KeySetUnavailable) as caught:
+            verifier.verify_token(realm.token())
+        assert caught.value.status == 503
+    assert len(calls) == 1
