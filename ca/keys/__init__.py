@@ -67,17 +67,22 @@ class SignatureScheme:
 
     hash_name: str = "sha256"
     pss: bool = False
+    salt_length: int | None = None  # PSS salt in bytes; None = the hash length (remote clients may ask for more)
 
     @property
     def hash_algorithm(self) -> hashes.HashAlgorithm:
         return HASHES[self.hash_name]()
+
+    @property
+    def pss_salt_length(self) -> int:
+        return self.hash_algorithm.digest_size if self.salt_length is None else self.salt_length
 
     def digest(self, data: bytes) -> bytes:
         return hashlib.new(self.hash_name, data).digest()
 
     def rsa_padding(self) -> padding.AsymmetricPadding:
         if self.pss:
-            return padding.PSS(mgf=padding.MGF1(self.hash_algorithm), salt_length=self.hash_algorithm.digest_size)
+            return padding.PSS(mgf=padding.MGF1(self.hash_algorithm), salt_length=self.pss_salt_length)
         return padding.PKCS1v15()
 
     @classmethod

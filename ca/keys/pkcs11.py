@@ -71,7 +71,8 @@ class Pkcs11Key:
                 return encode_ecdsa_signature(raw)
             if scheme.pss:
                 return self._private_key.sign(
-                    digest, mechanism=Mechanism.RSA_PKCS_PSS, mechanism_param=_PSS_MECHANISMS[scheme.hash_name]
+                    digest, mechanism=Mechanism.RSA_PKCS_PSS,
+                    mechanism_param=(*_PSS_MECHANISMS[scheme.hash_name][:2], scheme.pss_salt_length),
                 )
             digest_info = algos.DigestInfo(
                 {"digest_algorithm": {"algorithm": scheme.hash_name, "parameters": core.Null()}, "digest": digest}

@@ -55,17 +55,24 @@ def key_description(public_key: PublicKeyTypes) -> dict[str, object]:
     return description
 
 
-def _pss_parameters(encoded: bytes, hash_name: str) -> None:
-    """RSASSA-PSS-params must say what we do: the same hash for the message and MGF1, salt = digest length."""
+def _pss_salt(encoded: bytes, hash_name: str, public_key: PublicKeyTypes) -> int:
+    """The salt length RSASSA-PSS-params ask for; the hash and MGF1's hash must be the request's hash, and the salt
+    must fit the key (pyHanko asks for the largest that fits)."""
     try:
         params = algos.RSASSAPSSParams.load(encoded)
         native = params.native
     except (ValueError, TypeError) as exc:
         raise InvalidRequest("Invalid parameter signAlgoParams") from exc
-    mgf_hash = ((native.get("mask_gen_algorithm") or {}).get("parameters") or {}).get("algorithm")
-    if (native["hash_algorithm"]["algorithm"] != hash_name or mgf_hash != hash_name
-            or native["salt_length"] != DIGEST_SIZES[hash_name]):
-        raise InvalidRequest("Invalid parameter signAlgoParams: use the same hash for MGF1 and a salt of its length")
+    mask = native.get("mask_gen_algorithm") or {}
+    mgf_hash = (mask.get("parameters") or {}).get("algorithm")
+    if native["hash_algorithm"]["algorithm"] != hash_name or mask.get("algorithm") != "mgf1" or mgf_hash != hash_name:
+        raise InvalidRequest("Invalid parameter signAlgoParams: the hash and MGF1's hash must be hashAlgo")
+    salt = native["salt_length"]
+    largest = (public_key.key_size + 7) // 8 - DIGEST_SIZES[hash_name] - 2 if isinstance(
+        public_key, rsa.RSAPublicKey) else 0
+    if not isinstance(salt, int) or not 0 <= salt <= largest:
+        raise InvalidRequest("Invalid parameter signAlgoParams: the salt length does not fit the key")
+    return salt
 
 
 def signature_scheme(public_key: PublicKeyTypes, sign_algo: str, hash_algo: str | None,
@@ -87,6 +94,5 @@ def signature_scheme(public_key: PublicKeyTypes, sign_algo: str, hash_algo: str 
     hash_name = implied or named
     if hash_name is None:
         raise InvalidRequest("Missing (or invalid type) string parameter hashAlgo")
-    if pss and sign_algo_params is not None:
-        _pss_parameters(sign_algo_params, hash_name)
-    return SignatureScheme(hash_name, pss=pss)
+    salt = _pss_salt(sign_algo_params, hash_name, public_key) if pss and sign_algo_params is not None else None
+    return SignatureScheme(hash_name, pss=pss, salt_length=salt)
