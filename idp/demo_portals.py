@@ -42,6 +42,8 @@ PAGE = """<!doctype html>
 <tr><th>Vai trò / roles</th><td>{{ session.access.realm_roles|sort|join(", ") }}</td></tr>
 </table>
 <p><a href="/step-up">Xác thực OTP (loa2) <span class="en">/ step up with OTP</span></a></p>
+{% for name, url in links %}<p><a href="{{ url }}">Sang {{ name }} <span class="en">/ go to {{ name }}
+(không đăng nhập lại / no second login)</span></a></p>{% endfor %}
 <form method="post" action="/logout"><button>Đăng xuất <span class="en">/ Log out</span></button></form>
 {% else %}
 <p id="anonymous">Chưa đăng nhập <span class="en">/ not logged in</span></p>
@@ -68,8 +70,9 @@ class Portal:
     """One relying party: pending logins, its sessions, and the back-channel logouts it received."""
 
     def __init__(self, client: PortalClient, title_en: str, client_secret: str, endpoints: ProviderEndpoints,
-                 keys: JwksCache | None = None) -> None:
+                 keys: JwksCache | None = None, links: tuple[tuple[str, str], ...] = ()) -> None:
         self.client = client
+        self.links = links  # (name, URL) of the other portals, to show that no second login is asked
         self.title_en = title_en
         self.cookie = f"{client.client_id}_session"  # cookies ignore ports: one name per portal on one host
         self.keys = keys or JwksCache(endpoints.jwks_uri)
@@ -119,7 +122,7 @@ def create_portal(portal: Portal) -> Flask:
         if session and session.access.auth_time:
             auth_time = datetime.fromtimestamp(session.access.auth_time, VIETNAM).isoformat(timespec="seconds")
         return render_template_string(PAGE, title=portal.client.name, title_en=portal.title_en, session=session,
-                                      auth_time=auth_time, id_attr=ID_NUMBER_ATTRIBUTE,
+                                      auth_time=auth_time, id_attr=ID_NUMBER_ATTRIBUTE, links=portal.links,
                                       display_name=session and vietnamese_name(session.access))
 
     @app.get("/login")

@@ -126,8 +126,9 @@ def portals(portal_dvc: str, portal_motcua: str) -> None:
     servers = []
     for client, (_, _, english) in zip(plan.portals, PORTALS, strict=True):
         port = urlsplit(client.base_url).port or 80
-        servers.append(PortalServer(Portal(client, english, plan.client_secret(client.client_id), endpoints),
-                                    port).start())
+        others = tuple((p.name, f"{p.base_url}/login") for p in plan.portals if p != client)
+        portal = Portal(client, english, plan.client_secret(client.client_id), endpoints, links=others)
+        servers.append(PortalServer(portal, port).start())
         click.echo(f"{client.name} / {english}: {client.base_url}/")
     try:
         threading.Event().wait()

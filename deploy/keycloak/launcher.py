@@ -363,16 +363,18 @@ class KeycloakLauncher:
         return True
 
     @staticmethod
-    def _alive(pid: int) -> bool:
+    def _alive(group: int) -> bool:
+        """Whether any process of the group led by `group` still runs (kc.sh forks the JVM: both must be gone)."""
         with contextlib.suppress(ChildProcessError):
-            waited, _ = os.waitpid(pid, os.WNOHANG)
-            if waited == pid:
-                return False
-        try:
-            state = Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
-        except OSError:
-            return False
-        return state != "Z"
+            os.waitpid(group, os.WNOHANG)  # reap kc.sh if we started it in this process
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except (OSError, IndexError):
+                continue
+            if fields[2] == str(group) and fields[0] != "Z":  # fields: state, ppid, pgrp, ...
+                return True
+        return False
 
     def _clear_stale_locks(self) -> None:
         """A crash leaves data/h2/*.lock.db behind and the next start then fails; nobody else uses our state dir."""

@@ -37,7 +37,8 @@ def test_demo_users_are_printed_by_apply_and_realm_exists(sso: SsoWorld):
 def test_second_portal_gets_a_code_without_a_login_form_and_the_same_sid(sso: SsoWorld):
     browser, first, session_a = sso.login("portal-dvc", "citizen")
     assert first.forms == ["password"]
-    assert "Nguyễn Văn An" in first.response.text
+    assert "Nguyễn Văn An" in first.response.text  # family name first, as Vietnamese names are written
+    assert f'href="{sso.url("portal-motcua", "/login")}"' in first.response.text  # the link a citizen follows
 
     second = browser.open(sso.url("portal-motcua", "/login"))  # no credentials: a form would raise
     assert second.forms == []

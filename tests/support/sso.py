@@ -121,11 +121,14 @@ def running_sso(data_dir: Path) -> Iterator[SsoWorld]:
         plan = realm_plan(settings, urls["portal-dvc"], urls["portal-motcua"], None)
         endpoints = ProviderEndpoints.discover(f"{settings.keycloak_url}/realms/{EGOV_REALM}")
         for client, (client_id, _, english) in zip(plan.portals, PORTALS, strict=True):
-            portal = Portal(client, english, plan.client_secret(client_id), endpoints)
+            others = tuple((p.name, f"{p.base_url}/login") for p in plan.portals if p != client)
+            portal = Portal(client, english, plan.client_secret(client_id), endpoints, links=others)
             servers[client_id] = PortalServer(portal, ports[client_id]).start()
         yield SsoWorld(env, settings, launcher, plan, endpoints, servers, applied.stdout)
     finally:
         for server in servers.values():
             server.stop()
+        group = launcher.status().pid
         run_egov(env, "idp", "down", timeout=120)
         launcher.stop()
+        assert group is None or not launcher._alive(group), "Keycloak processes left behind"
