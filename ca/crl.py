@@ -147,16 +147,19 @@ class CrlPublisher:
             ).one_or_none()
         if row is not None and self._fresh(row.this_update, now):
             return PublishedCrl(row.number, row.this_update, row.next_update, row.entries, row.der)
-        return self.publish(role, actor="system:crl", reuse_fresh=True)
+        return self.publish(role, actor="system:crl", reuse_fresh=True, as_of=now)
 
     def _fresh(self, this_update: datetime, now: datetime) -> bool:
         return now < this_update + self.settings.crl_validity / 2
 
-    def publish(self, role: str, actor: str, reuse_fresh: bool = False) -> PublishedCrl:
+    def publish(
+        self, role: str, actor: str, reuse_fresh: bool = False, as_of: datetime | None = None
+    ) -> PublishedCrl:
         """Sign and store a new CRL for the CA in `role` with the next CRL number.
 
         With `reuse_fresh`, a current CRL that another process built while we waited for the lock is returned
-        instead (many workers asking at once build one CRL, not many).
+        instead (many workers asking at once build one CRL, not many); `as_of` is the time that freshness is
+        judged at (now by default).
         """
         issuer = self.issuer(role)
         key = self.authority.signing_key(issuer)
@@ -169,7 +172,7 @@ class CrlPublisher:
                 .order_by(CrlRecord.number.desc())
                 .limit(1)
             ).scalar_one_or_none()
-            if reuse_fresh and latest is not None and self._fresh(latest.this_update, now):
+            if reuse_fresh and latest is not None and self._fresh(latest.this_update, as_of or now):
                 return _published(latest)
             number = (
                 session.execute(select(func.max(CrlRecord.number)).where(CrlRecord.issuer_id == issuer.id)).scalar()

@@ -70,6 +70,8 @@ class _RejectedResp(core.Sequence):
 
 def rejection(fail_info: str, text: str) -> TimeStampAnswer:
     """A TimeStampResp with PKIStatus rejection, the failInfo bit and the reason as statusString."""
+    if fail_info not in tsp.PKIFailureInfo._map.values():  # asn1crypto silently drops unknown names
+        raise ValueError(f"unknown PKIFailureInfo {fail_info!r}")
     der = _RejectedResp({
         "status": {"status": "rejection", "status_string": [text], "fail_info": tsp.PKIFailureInfo({fail_info})}
     }).dump()
@@ -165,7 +167,7 @@ class TimeStampAuthority:
         if policy is not None and policy != self.policy:
             raise Rejection("unaccepted_policy", f"policy {policy} is not offered; this TSA uses {self.policy}")
         if extensions:
-            raise Rejection("unaccepted_extension", "no request extensions are supported")
+            raise Rejection("unaccepted_extensions", "no request extensions are supported")
         if nonce is not None and not isinstance(nonce, int):
             raise Rejection("bad_data_format", "bad nonce")
         return request
