@@ -39,10 +39,6 @@ class PortalClient:
     def redirect_uri(self) -> str:
         return f"{self.base_url}/callback"
 
-    @property
-    def backchannel_logout_url(self) -> str:
-        return f"{self.base_url}/backchannel-logout"
-
 
 @dataclass(frozen=True)
 class DemoUser:
@@ -118,15 +114,15 @@ def _id_number_mapper() -> dict[str, object]:
     })
 
 
-def _web_client(plan: RealmPlan, client_id: str, name: str, base_url: str, backchannel: bool) -> dict[str, object]:
+def _web_client(plan: RealmPlan, client_id: str, name: str, base_url: str) -> dict[str, object]:
+    """A server-side web app: confidential, code flow + PKCE S256 only, back-channel logout at /backchannel-logout."""
     attributes = {
         "pkce.code.challenge.method": "S256",
         "post.logout.redirect.uris": f"{base_url}/*",
+        "backchannel.logout.url": f"{base_url}/backchannel-logout",
         "backchannel.logout.session.required": "true",
         "backchannel.logout.revoke.offline.tokens": "false",
     }
-    if backchannel:
-        attributes["backchannel.logout.url"] = f"{base_url}/backchannel-logout"
     return {
         "clientId": client_id, "name": name, "enabled": True, "protocol": "openid-connect",
         "publicClient": False, "clientAuthenticatorType": "client-secret", "secret": plan.client_secret(client_id),
@@ -188,8 +184,8 @@ def vneid_realm(plan: RealmPlan) -> dict[str, object]:
 
 def egov_realm(plan: RealmPlan) -> dict[str, object]:
     vneid_base = f"{plan.keycloak_url}/realms/{VNEID_REALM}/protocol/openid-connect"
-    clients = [_web_client(plan, p.client_id, p.name, p.base_url, backchannel=True) for p in plan.portals]
-    clients.append(_web_client(plan, SIGNING_DESK_CLIENT, "Bàn ký số / signing desk", plan.signing_desk_url, True))
+    clients = [_web_client(plan, p.client_id, p.name, p.base_url) for p in plan.portals]
+    clients.append(_web_client(plan, SIGNING_DESK_CLIENT, "Bàn ký số / signing desk", plan.signing_desk_url))
     clients.append({
         "clientId": API_CLIENT, "name": "API egov-trust", "enabled": True, "protocol": "openid-connect",
         "bearerOnly": True, "publicClient": False, "standardFlowEnabled": False,
@@ -222,22 +218,29 @@ def egov_realm(plan: RealmPlan) -> dict[str, object]:
 
 # The step-up browser flow: cookie SSO (level-aware), the VNeID redirector for kc_idp_hint, then one conditional
 # sub-flow per level of assurance; as (depth, provider or sub-flow alias, requirement) the way Keycloak lists it.
+# The level conditions carry their configuration: a changed max age rebuilds the flow too.
+_LOA1_CONDITION = {"loa-condition-level": "1", "loa-max-age": str(LOA1_MAX_AGE)}
+_LOA2_CONDITION = {"loa-condition-level": "2", "loa-max-age": str(LOA2_MAX_AGE)}
 _EXPECTED_SIGNATURE = [
-    (0, "auth-cookie", "ALTERNATIVE"), (0, "identity-provider-redirector", "ALTERNATIVE"),
-    (0, f"{STEP_UP_FLOW} forms", "ALTERNATIVE"),
-    (1, f"{STEP_UP_FLOW} loa1", "CONDITIONAL"), (2, "conditional-level-of-authentication", "REQUIRED"),
-    (2, "auth-username-password-form", "REQUIRED"),
-    (1, f"{STEP_UP_FLOW} loa2", "CONDITIONAL"), (2, "conditional-level-of-authentication", "REQUIRED"),
-    (2, "auth-otp-form", "REQUIRED"),
+    (0, "auth-cookie", "ALTERNATIVE", None), (0, "identity-provider-redirector", "ALTERNATIVE", None),
+    (0, f"{STEP_UP_FLOW} forms", "ALTERNATIVE", None),
+    (1, f"{STEP_UP_FLOW} loa1", "CONDITIONAL", None),
+    (2, "conditional-level-of-authentication", "REQUIRED", _LOA1_CONDITION),
+    (2, "auth-username-password-form", "REQUIRED", None),
+    (1, f"{STEP_UP_FLOW} loa2", "CONDITIONAL", None),
+    (2, "conditional-level-of-authentication", "REQUIRED", _LOA2_CONDITION),
+    (2, "auth-otp-form", "REQUIRED", None),
 ]
 
 
-def _normalised_signature(admin: KeycloakAdmin) -> list[tuple[int, str, str]]:
-    executions = admin.get_authentication_flow_executions(STEP_UP_FLOW)
-    return [
-        (e["level"], e["displayName"] if e.get("authenticationFlow") else e.get("providerId", ""), e["requirement"])
-        for e in executions
-    ]
+def _normalised_signature(admin: KeycloakAdmin) -> list[tuple[int, str, str, dict[str, str] | None]]:
+    signature = []
+    for e in admin.get_authentication_flow_executions(STEP_UP_FLOW):
+        config = admin.get_authenticator_config(e["authenticationConfig"])["config"] \
+            if e.get("authenticationConfig") else None
+        name = e["displayName"] if e.get("authenticationFlow") else e.get("providerId", "")
+        signature.append((e["level"], name, e["requirement"], config))
+    return signature
 
 
 def _set_requirement(admin: KeycloakAdmin, flow: str, execution: dict[str, object], requirement: str) -> None:
@@ -280,12 +283,10 @@ def ensure_step_up_flow(admin: KeycloakAdmin) -> bool:
     _add_execution(admin, STEP_UP_FLOW, "identity-provider-redirector", "ALTERNATIVE", None)
     _add_subflow(admin, STEP_UP_FLOW, forms, "ALTERNATIVE")
     _add_subflow(admin, forms, loa1, "CONDITIONAL")
-    _add_execution(admin, loa1, "conditional-level-of-authentication", "REQUIRED",
-                   {"loa-condition-level": "1", "loa-max-age": str(LOA1_MAX_AGE)})
+    _add_execution(admin, loa1, "conditional-level-of-authentication", "REQUIRED", _LOA1_CONDITION)
     _add_execution(admin, loa1, "auth-username-password-form", "REQUIRED", None)
     _add_subflow(admin, forms, loa2, "CONDITIONAL")
-    _add_execution(admin, loa2, "conditional-level-of-authentication", "REQUIRED",
-                   {"loa-condition-level": "2", "loa-max-age": str(LOA2_MAX_AGE)})
+    _add_execution(admin, loa2, "conditional-level-of-authentication", "REQUIRED", _LOA2_CONDITION)
     _add_execution(admin, loa2, "auth-otp-form", "REQUIRED", None)
     return True
 

@@ -9,7 +9,7 @@ import requests
 
 from idp.errors import InsufficientAuthentication, SessionEnded
 from idp.otp import totp
-from idp.realm import ID_NUMBER_ATTRIBUTE, STEP_UP_FLOW
+from idp.realm import ID_NUMBER_ATTRIBUTE, STEP_UP_FLOW, ensure_step_up_flow
 from idp.tokens import Requirement
 from tests.support.headless import HeadlessBrowser
 from tests.support.sso import SsoWorld, run_egov
@@ -126,6 +126,7 @@ def test_apply_again_changes_nothing(sso: SsoWorld):
     assert result.returncode == 0, result.stderr
     assert "updated realm egov" in result.stdout and "created" not in result.stdout
     assert admin.get_authentication_flow_executions(STEP_UP_FLOW) == flow_before
+    assert ensure_step_up_flow(admin) is False  # structure, requirements and level configs all match
     assert {u["username"]: u["id"] for u in admin.get_users()} == users_before
     assert sso.admin().get_realm("egov")["browserFlow"] == STEP_UP_FLOW
     assert {c["clientId"]: c["id"] for c in admin.get_clients()} == clients_before  # updated in place
