@@ -14,8 +14,8 @@ import pytest
 from ca.authority import CertificateAuthority
 from egov.db import Database, forget_databases, get_database
 from egov.settings import Settings, reset_settings
-from tests.support.postgres import PostgresServer, free_port
-from tests.support.server import PkiServer
+from tests.support.postgres import PostgresServer
+from tests.support.server import PkiServer, start_pki_server
 from tests.support.softhsm import SoftHsmToken, create_token
 
 REPO = Path(__file__).resolve().parent.parent
@@ -51,8 +51,13 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
 @pytest.fixture
 def settings_env(tmp_path: Path, softhsm: SoftHsmToken) -> dict[str, str]:
     """The EGOV_* environment of one test: its own data dir, SQLite, file keys, the session's SoftHSM token."""
+    return settings_env_for(tmp_path / "data", softhsm)
+
+
+def settings_env_for(data_dir: Path, softhsm: SoftHsmToken) -> dict[str, str]:
+    """The EGOV_* environment over `data_dir` (for fixtures of a wider scope than one test)."""
     return {
-        "EGOV_DATA_DIR": str(tmp_path / "data"),
+        "EGOV_DATA_DIR": str(data_dir),
         "EGOV_KEY_PASSPHRASE": TEST_PASSPHRASE,
         "EGOV_PKCS11_MODULE": softhsm.module,
         "EGOV_PKCS11_TOKEN": softhsm.label,
@@ -118,17 +123,11 @@ def pki_server(settings_env: dict[str, str]) -> Iterator[PkiServer]:
     """The real `egov serve` on a free loopback port over an initialised CA whose certificates' AIA (OCSP,
     caIssuers) and CDP URLs point at it; CA certificates as PEM in `pki_server.certs`. Stopped afterwards.
     Sets EGOV_PUBLIC_BASE_URL in `settings_env`, so the `egov` fixture and settings built later agree."""
-    port = free_port()
-    settings_env["EGOV_PUBLIC_BASE_URL"] = f"http://127.0.0.1:{port}"
-    reset_settings()
-    settings = Settings.from_env(settings_env)
-    authority = CertificateAuthority(settings, get_database(settings))
-    authority.init_hierarchy("test:setup")
-    server = PkiServer(settings_env, port)
-    server.authority = authority
-    authority.export(server.certs)
-    with server:
+    server = start_pki_server(settings_env)
+    try:
         yield server
+    finally:
+        server.stop()
 
 
 def database_of(authority: CertificateAuthority) -> Database:

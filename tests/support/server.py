@@ -12,6 +12,8 @@ from pathlib import Path
 import requests
 
 from ca.authority import CertificateAuthority
+from egov.db import get_database
+from egov.settings import Settings, reset_settings
 from tests.support.postgres import free_port
 
 REPO = Path(__file__).resolve().parents[2]
@@ -82,6 +84,14 @@ class PkiServer:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait(timeout=10)
 
+    def egov(self, *args: str, check: bool = False) -> subprocess.CompletedProcess[str]:
+        """Run the real `egov` command with this server's settings (e.g. `egov ca revoke …`)."""
+        result = subprocess.run([sys.executable, "-m", "api.cli", *args], env={**os.environ, **self.env},
+                                capture_output=True, text=True, cwd=REPO, timeout=300)
+        if check and result.returncode != 0:
+            raise AssertionError(f"egov {' '.join(args)} failed ({result.returncode}):\n{result.stdout}{result.stderr}")
+        return result
+
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None
 
@@ -93,3 +103,18 @@ class PkiServer:
 
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
+
+
+def start_pki_server(env: dict[str, str], workers: int = 2) -> PkiServer:
+    """Point EGOV_PUBLIC_BASE_URL in `env` at a free loopback port, initialise the CA there (so the certificates'
+    AIA and CDP URLs lead to this server), export the CA certificates, and start `egov serve` on that port."""
+    port = free_port()
+    env["EGOV_PUBLIC_BASE_URL"] = f"http://127.0.0.1:{port}"
+    reset_settings()
+    settings = Settings.from_env(env)
+    authority = CertificateAuthority(settings, get_database(settings))
+    authority.init_hierarchy("test:setup")
+    server = PkiServer(env, port, workers=workers)
+    server.authority = authority
+    authority.export(server.certs)
+    return server.start()
