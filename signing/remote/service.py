@@ -20,6 +20,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from ca.authority import CertificateAuthority
+from ca.errors import CAError
 from ca.keys import KeyError_, SignatureScheme
 from ca.models import GOOD, CertificateRecord
 from egov import audit
@@ -266,23 +267,18 @@ class RemoteSigningService:
             hash_algo = _string(body, "hashAlgo", required=False, limit=64)
             params = body.get("signAlgoParams")
             details.update(sign_algo=sign_algo, hash_algo=hash_algo)
-            with self.database.transaction() as session:
-                held = self._held(session, credential_id, token.subject)
-            public_key = held.certificate.certificate.public_key()
-            scheme = signature_scheme(public_key, sign_algo, hash_algo,
-                                      _b64(params, "signAlgoParams") if params is not None else None)
-            if any(len(h) != DIGEST_SIZES[scheme.hash_name] for h in hashes):
-                raise InvalidRequest(f"Invalid parameter hash: a hash is not {scheme.hash_name}")
             self.directory.require_enabled(token.subject)
-            try:
-                key = self.authority.signing_key(held.certificate)
-            except KeyError_ as exc:
-                raise CertificateUnusable("the credential's key cannot be opened", "key_unavailable") from exc
+            # One transaction: the credential, the SAD's bindings and uses, and the certificate's status are read
+            # where the uses are counted, so a revocation committed before this request is seen.
             with self.database.transaction() as session:
+                record = self._held(session, credential_id, token.subject).certificate
+                key = self._key(record)
+                scheme = signature_scheme(key.public_key(), sign_algo, hash_algo,
+                                          _b64(params, "signAlgoParams") if params is not None else None)
+                if any(len(h) != DIGEST_SIZES[scheme.hash_name] for h in hashes):
+                    raise InvalidRequest(f"Invalid parameter hash: a hash is not {scheme.hash_name}")
                 self._spend(session, sad, credential_id, token.subject, hashes)
-                # Status is read in the transaction that spends the SAD: a revocation committed before is seen.
-                record = session.get(CertificateRecord, held.certificate.id)
-                self._require_usable(record or held.certificate)
+                self._require_usable(record)
                 signatures = [self._sign(key, h, scheme) for h in hashes]
                 details.update(result="signed", signatures=len(signatures), pss=scheme.pss)
                 self._audit(session, SIGN_HASH, caller, details)
@@ -290,6 +286,12 @@ class RemoteSigningService:
         except (CscError, TokenError) as refusal:
             self._refused(SIGN_HASH, caller, details, refusal)
             raise
+
+    def _key(self, record: CertificateRecord) -> Any:  # noqa: ANN401 - a SigningKey
+        try:
+            return self.authority.signing_key(record)
+        except (KeyError_, CAError) as exc:
+            raise CertificateUnusable("the credential's key cannot be opened", "key_unavailable") from exc
 
     @staticmethod
     def _sign(key: Any, digest: bytes, scheme: SignatureScheme) -> bytes:  # noqa: ANN401 - a SigningKey
