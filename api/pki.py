@@ -114,6 +114,7 @@ def ocsp_post() -> Response:
     return _ocsp_response(_pki().responder.respond(_protocol_body()), cache=False)
 
 
+@blueprint.get("/ocsp/", defaults={"encoded": ""})
 @blueprint.get("/ocsp/<path:encoded>", merge_slashes=False)
 def ocsp_get(encoded: str) -> Response:
     """RFC 5019 GET: the DER request, base64 and URL-encoded, as the last path segment(s)."""
