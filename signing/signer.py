@@ -27,7 +27,7 @@ from pyhanko.pdf_utils.misc import PdfError
 from pyhanko.sign import fields, signers, timestamps
 from pyhanko.sign.fields import MDPPerm, SigFieldSpec, SigSeedSubFilter
 from pyhanko.sign.general import SigningError as PyHankoSigningError
-from pyhanko.sign.signers.pdf_signer import PdfSigningSession
+from pyhanko.sign.signers.pdf_signer import DSSContentSettings, PdfSigningSession, SigDSSPlacementPreference
 from pyhanko_certvalidator import ValidationContext
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 
@@ -203,6 +203,11 @@ class DocumentSigner:
             embed_validation_info=self.level.long_term,
             use_pades_lta=self.level is PadesLevel.B_LTA,
             validation_context=self._validation_context() if self.level.long_term else None,
+            # The signer's certificates and OCSP/CRL go into the DSS of the signed revision itself, so a B-LT
+            # signature covers the whole file (pdfsig: "Total document signed"); no legacy VRI entries.
+            dss_settings=DSSContentSettings(
+                placement=SigDSSPlacementPreference.TOGETHER_WITH_SIGNATURE, include_vri=False
+            ),
         )
         pdf_signer = _PdfSignerAt(
             metadata, self.signer, timestamper=self.timestamper, stamp_style=style, new_field_spec=spec,

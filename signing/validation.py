@@ -15,7 +15,7 @@ import hashlib
 import logging
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from asn1crypto import x509 as asn1_x509
@@ -37,6 +37,7 @@ from pyhanko.sign.validation.policy_decl import (
 )
 from pyhanko.sign.validation.status import PdfSignatureStatus, SignatureCoverageLevel
 from pyhanko_certvalidator.context import CertValidationPolicySpec
+from pyhanko_certvalidator.ltv.poe import KnownPOE, POEType, ValidationObject, ValidationObjectType, digest_for_poe
 from pyhanko_certvalidator.policy_decl import (
     NO_REVOCATION,
     REQUIRE_REVINFO,
@@ -60,6 +61,18 @@ REVOCATION_POLICIES: dict[str, RevocationCheckingPolicy] = {
     ),
     "off": NO_REVOCATION,
 }
+
+
+# Current-time indications that a proof of existence before the event can turn into a pass (§5.6.2.4).
+_NEEDS_PAST = frozenset({
+    AdESIndeterminate.REVOKED_NO_POE,
+    AdESIndeterminate.REVOKED_CA_NO_POE,
+    AdESIndeterminate.OUT_OF_BOUNDS_NO_POE,
+    AdESIndeterminate.OUT_OF_BOUNDS_NOT_REVOKED,
+    AdESIndeterminate.REVOCATION_OUT_OF_BOUNDS_NO_POE,
+    AdESIndeterminate.CRYPTO_CONSTRAINTS_FAILURE_NO_POE,
+    AdESIndeterminate.TRY_LATER,
+})
 
 
 class Verdict(enum.Enum):
@@ -272,8 +285,8 @@ class DocumentValidator:
         timestamp_time = None
         timestamp_valid = None
         if has_timestamp:
-            result: Any = await ades.ades_lta_validation(sig, self.spec)
-            ts = result.signature_timestamp_status
+            result: Any = await self._validate_with_time(reader, sig)
+            ts = getattr(result, "signature_timestamp_status", None)
             if ts is not None:
                 timestamp_valid = ts.ades_subindic.status is AdESStatus.PASSED
                 timestamp_time = getattr(ts.api_status, "timestamp", None)
@@ -297,6 +310,12 @@ class DocumentValidator:
         verdict, code = _judge(intact, valid, subindic, integrity["docmdp_ok"], modification, coverage, sig)
         if code == "CERTIFICATE_CHAIN_GENERAL_FAILURE" and await self._chain_holds_without_revocation(sig):
             code, revocation = "TRY_LATER", "unknown"  # the chain is fine; the OCSP/CRL evidence is what is missing
+        signed_no_later_than = timestamp_time if timestamp_valid else sig.self_reported_timestamp
+        # Revocation times have whole seconds: within the same second we cannot say which came first.
+        if revoked_at is not None and signed_no_later_than is not None \
+                and revoked_at < signed_no_later_than.replace(microsecond=0):
+            # EN 319 102-1 §5.3.4: revoked before the (claimed or proven) signing time is a failure, not a doubt.
+            verdict, code = Verdict.TOTAL_FAILED, "REVOKED"
         reason_vi, reason_en = REASONS.get(code, (code, code))
         if result.failure_msg and verdict is not Verdict.TOTAL_PASSED and code == subindic.name:
             log.debug("signature %s: %s", sig.field_name, result.failure_msg)
@@ -324,6 +343,55 @@ class DocumentValidator:
             certification=certification,
             page=page,
             box=box,
+        )
+
+    async def _validate_with_time(self, reader: PdfFileReader, sig: EmbeddedPdfSignature) -> Any:
+        """ETSI EN 319 102-1 validation with time (§5.5) using the embedded DSS; when that is not conclusive
+        for a reason a proof of existence can cure (revoked or expired since, stale OCSP/CRL), the long-term
+        procedure (§5.6.3) with past-signature validation."""
+        spec = self._with_certificates_known_now(sig)
+        base = spec.signature_validation_spec
+        # pyHanko keeps its DSS reader private; 0.38 is pinned in pyproject.toml.
+        dss = ades._dss_to_local_knowledge(reader=reader)
+        knowledge = dataclasses.replace(
+            base.local_knowledge,
+            known_ocsps=[*base.local_knowledge.known_ocsps, *dss.known_ocsps],
+            known_crls=[*base.local_knowledge.known_crls, *dss.known_crls],
+            known_certs=[*base.local_knowledge.known_certs, *dss.known_certs],
+        )
+        with_time = await ades.ades_with_time_validation(
+            sig.signed_data, dataclasses.replace(base, local_knowledge=knowledge), raw_digest=sig.compute_digest(),
+        )
+        if with_time.ades_subindic.status is AdESStatus.PASSED or with_time.ades_subindic not in _NEEDS_PAST:
+            return with_time
+        # Validation data we put in the DSS of the signed revision is covered by the signature, and the
+        # signature timestamp proves the signature existed at best-signature-time: so did that data.
+        signed_dss = ades._dss_to_local_knowledge(reader=reader.get_historical_resolver(sig.signed_revision))
+        proofs = list(signed_dss.assert_existence_known_at(with_time.best_signature_time))
+        base = spec.signature_validation_spec
+        knowledge = dataclasses.replace(base.local_knowledge, known_poes=[*base.local_knowledge.known_poes, *proofs])
+        spec = dataclasses.replace(spec, signature_validation_spec=dataclasses.replace(base, local_knowledge=knowledge))
+        return await ades.ades_lta_validation(sig, spec)
+
+    def _with_certificates_known_now(self, sig: EmbeddedPdfSignature) -> PdfSignatureValidationSpec:
+        """The spec, plus proof that the certificates in the signature and our anchors exist now.
+
+        pyHanko's long-term procedure runs past-signature validation even when validation at the current time
+        passed, and that step wants a proof of existence for every CA certificate at the control time (now).
+        We hold those certificates now, which is exactly such a proof; without it a fresh B-T reads NO_POE.
+        """
+        now = datetime.now(UTC)
+        certificates = [c.chosen for c in sig.signed_data["certificates"] if c.name == "certificate"]
+        certificates += [asn1_x509.Certificate.load(c.public_bytes(Encoding.DER)) for c in self.anchors]
+        poes = [
+            KnownPOE(POEType.PROVIDED, digest_for_poe(c.dump()), now,
+                     ValidationObject(ValidationObjectType.CERTIFICATE, c))
+            for c in certificates
+        ]
+        base = self.spec.signature_validation_spec
+        knowledge = dataclasses.replace(base.local_knowledge, known_poes=[*base.local_knowledge.known_poes, *poes])
+        return dataclasses.replace(
+            self.spec, signature_validation_spec=dataclasses.replace(base, local_knowledge=knowledge)
         )
 
     async def _chain_holds_without_revocation(self, sig: EmbeddedPdfSignature) -> bool:
