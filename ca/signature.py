@@ -9,6 +9,7 @@ outer SEQUENCE back together. The stand-in's signature is discarded.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 
 from asn1crypto import core
 from cryptography import x509
@@ -64,10 +65,17 @@ def sign_certificate(builder: x509.CertificateBuilder, key: SigningKey, scheme: 
 
 
 def sign_crl(
-    builder: x509.CertificateRevocationListBuilder, key: SigningKey, scheme: SignatureScheme
+    builder: x509.CertificateRevocationListBuilder,
+    key: SigningKey,
+    scheme: SignatureScheme,
+    edit_tbs: Callable[[bytes], bytes] | None = None,
 ) -> x509.CertificateRevocationList:
+    """Sign the builder's CRL; `edit_tbs` may rewrite the to-be-signed bytes first (ca.crl adds its entries so)."""
     provisional = builder.sign(_stand_in(key), scheme.hash_algorithm, **_padding_args(key, scheme))
-    der = _reassemble(provisional.public_bytes(Encoding.DER), provisional.tbs_certlist_bytes, key, scheme)
+    tbs = provisional.tbs_certlist_bytes
+    if edit_tbs is not None:
+        tbs = edit_tbs(tbs)
+    der = _reassemble(provisional.public_bytes(Encoding.DER), tbs, key, scheme)
     return x509.load_der_x509_crl(der)
 
 
