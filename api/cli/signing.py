@@ -216,7 +216,8 @@ def _describe_signature(index: int, sig: SignatureReport) -> Iterator[str]:
         ("Toàn vẹn / intact", YES_NO[sig.intact]),
         ("Chuỗi tin cậy / trusted chain", YES_NO[sig.trusted]),
         ("Trạng thái thu hồi / revocation", REVOCATION.get(sig.revocation, sig.revocation)
-         + (f" {vietnam_time(sig.revoked_at)}" if sig.revoked_at else "")),
+         + (f" {vietnam_time(sig.revoked_at)}" if sig.revoked_at else "")
+         + (" — sau khi ký / after signing" if sig.revocation == "revoked" and sig.passed else "")),
         ("Phạm vi ký / covers", COVERAGE.get(sig.coverage, sig.coverage)),
         ("Thay đổi sau khi ký / later changes", CHANGES.get(sig.modification, sig.modification)),
         ("Mức PAdES / level", sig.level + (" (chữ ký chứng nhận / certification)" if sig.certification else "")),

@@ -116,3 +116,14 @@ def test_cli_signs_a_batch_at_b_lt(egov, live, pki_server, tmp_path):
     egov("sign", str(inbox), "-o", str(out), "--credential", live.agency.serial, "--level", "B-LT", check=True)
     result = egov("verify", str(out), "--json", check=True)
     assert [d["signatures"][0]["level"] for d in __import__("json").loads(result.stdout)["documents"]] == ["B-LT"] * 2
+
+
+@pytest.mark.pkcs11
+def test_a_key_in_the_hsm_signs_b_lta(pki_server, document, tmp_path):
+    hsm = issue_signers(pki_server.authority, backend="pkcs11")
+    signed = sign(hsm, document.data, PadesLevel.B_LTA)
+    [signature] = strict_validator(hsm).validate(signed).signatures
+    assert signature.verdict is Verdict.TOTAL_PASSED and signature.level == "B-LTA", signature.subindication
+    path = tmp_path / "hsm-lta.pdf"
+    path.write_bytes(signed)
+    assert "Signature is Valid." in pdfsig_blocks(pdfsig(path, nss_database(tmp_path / "nss", [hsm.root])))[0]
