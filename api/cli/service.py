@@ -30,7 +30,8 @@ def up(actor: str) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", type=click.IntRange(1, 65535), default=8080, show_default=True)
 @click.option("--workers", type=click.IntRange(1, 64), help="Worker processes (default: one per core, at least 2).")
-@click.option("--threads", type=click.IntRange(1, 64), default=1, show_default=True, help="Threads per worker.")
+@click.option("--threads", type=click.IntRange(1, 64), default=4, show_default=True,
+              help="Threads per worker (keep-alive connections); 1 = one request at a time per worker.")
 def serve(host: str, port: int, workers: int | None, threads: int) -> None:
     """Chạy máy chủ HTTP / serve the web app: CRLs, OCSP, TSA, CA certificates, health."""
     from api.server import ensure_multiprocess_metrics
