@@ -38,7 +38,13 @@ from egov.settings import Settings
 from signing import appearance as d30
 from signing.credentials import Credential
 from signing.documents import open_document, page_index_of
-from signing.errors import FieldNotFound, SealNeedsPersonalSignature, SigningError, TimeServiceUnavailable
+from signing.errors import (
+    CredentialUnusable,
+    FieldNotFound,
+    SealNeedsPersonalSignature,
+    SigningError,
+    TimeServiceUnavailable,
+)
 from signing.fonts import serif_font
 
 SEAL_FIELD = "DauCoQuan"
@@ -348,6 +354,12 @@ def _explain(exc: Exception) -> SigningError:
     text = str(exc)
     if "forbids all changes" in text or "Certification signatures must be the first" in text:
         return SigningError("Văn bản đã khóa, không thể ký thêm", f"the document does not allow this signature: {text}")
+    if "could not be validated" in text:
+        return CredentialUnusable(
+            "Không xác thực được chứng thư người ký lúc ký (chứng thư bị thu hồi, hoặc không lấy được OCSP/CRL)",
+            f"the signer's certificate could not be validated for a long-term signature (revoked, or no OCSP/CRL "
+            f"could be obtained): {text}",
+        )
     if "not found" in text.lower() and "field" in text.lower():
         return FieldNotFound("Không có ô chữ ký cần ký", text)
     return SigningError(f"Không ký được văn bản: {text}", f"signing failed: {text}")

@@ -8,11 +8,11 @@ import logging
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TypeVar
+from typing import NoReturn, TypeVar
 
 import click
 
-from api.cli.common import actor_option, vietnam_time
+from api.cli.common import EXIT_REFUSED, actor_option, vietnam_time
 from egov.settings import get_settings
 from signing import appearance as d30
 from signing.errors import SigningError
@@ -63,6 +63,12 @@ def _run_batch(files: list[Path], label: str, work: Callable[[Path], T]) -> list
         for path in bar:
             step(path)
     return results
+
+
+def _refuse(error: SigningError) -> NoReturn:
+    """A refusal before any file is touched (bad credential, options, trust file): message and exit 2."""
+    click.echo(f"Lỗi / error [{error.code}]: {error.vietnamese}\n  {error.english}", err=True)
+    raise click.exceptions.Exit(EXIT_REFUSED)
 
 
 def _error_line(path: Path, error: SigningError) -> str:
@@ -158,8 +164,7 @@ def sign(
         signer = DocumentSigner(signing_credential, settings, PadesLevel.parse(level), tsa_url=tsa_url,
                                 trust_anchors=anchors)
     except SigningError as exc:
-        click.echo(f"Lỗi / error [{exc.code}]: {exc.vietnamese}\n  {exc.english}", err=True)
-        raise click.exceptions.Exit(2) from None
+        _refuse(exc)
 
     def sign_one(path: Path) -> Path:
         data = path.read_bytes()
@@ -249,8 +254,7 @@ def verify(
     try:
         anchors = trust_anchors(settings, trust_files, include_ours=not no_default_trust)
     except SigningError as exc:
-        click.echo(f"Lỗi / error [{exc.code}]: {exc.vietnamese}\n  {exc.english}", err=True)
-        raise click.exceptions.Exit(2) from None
+        _refuse(exc)
     validator = DocumentValidator(settings, anchors, revocation=revocation, allow_fetching=not offline)
     results = _run_batch(files, "Đang kiểm tra / verifying",
                          lambda path: validator.validate(path.read_bytes(), name=str(path)))

@@ -158,3 +158,14 @@ def test_batch_signs_a_folder_continues_past_bad_files_and_summarises(egov, sign
     payload = json.loads(verified.stdout)
     assert verified.returncode == 1 and payload["summary"] == {"total": 4, "passed": 3}
     assert [Path(d["document"]).name for d in payload["documents"] if d["verdict"] is None] == ["hong.pdf"]
+
+
+def test_time_services_down_is_a_clear_error_and_no_output(egov, signers, document, tmp_path):
+    source = tmp_path / "in.pdf"
+    source.write_bytes(document.data)
+    out = tmp_path / "out.pdf"
+    # Nothing listens at the TSA, OCSP or CRL URLs in this test.
+    for level, code in (("B-T", "time-service-unavailable"), ("B-LT", "credential-unusable")):
+        result = egov(*sign_args(signers, str(source), "-o", str(out), "--level", level,
+                                 "--tsa-url", "http://127.0.0.1:9/tsa"))
+        assert result.returncode == 1 and f"[{code}]" in result.stderr and not out.exists(), result.stderr
