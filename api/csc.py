@@ -26,7 +26,7 @@ blueprint = Blueprint("csc", __name__)
 AUDITOR = Requirement.of(roles=["auditor"])
 
 
-def _json(body: object, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+def csc_json(body: object, status: int = 200, headers: dict[str, str] | None = None) -> Response:
     response = Response(json.dumps(body, ensure_ascii=False), status=status, mimetype="application/json")
     response.headers["Cache-Control"] = "no-store"
     for name, value in (headers or {}).items():
@@ -34,18 +34,18 @@ def _json(body: object, status: int = 200, headers: dict[str, str] | None = None
     return response
 
 
-def _refusal(error: CscError | TokenError) -> Response:
+def refusal(error: CscError | TokenError) -> Response:
     if isinstance(error, TokenError):
         headers = {"WWW-Authenticate": challenge(error)} if error.status in (401, 403) else {}
-        return _json({"error": error.error, "error_description": error.description}, error.status, headers)
-    return _json(error.body(), error.status)
+        return csc_json({"error": error.error, "error_description": error.description}, error.status, headers)
+    return csc_json(error.body(), error.status)
 
 
-def _service() -> RemoteSigningService:
+def remote_signing_service() -> RemoteSigningService:
     return current_app.extensions[EXTENSION]["service"]
 
 
-def _caller() -> Caller:
+def caller_of_request() -> Caller:
     verifier: TokenVerifier = current_app.extensions[EXTENSION]["verifier"]
     try:
         token = verifier.verify_token(bearer_token(request.headers.get("Authorization")))
@@ -62,43 +62,43 @@ def _body() -> dict[str, Any] | None:
 
 
 def _answer(call: Callable[[Caller, dict[str, Any] | None], object]) -> Response:
-    caller = _caller()
+    caller = caller_of_request()
     try:
         result = call(caller, _body())
     except (CscError, TokenError) as error:
-        return _refusal(error)
-    return _json(result.body() if hasattr(result, "body") else result)
+        return refusal(error)
+    return csc_json(result.body() if hasattr(result, "body") else result)
 
 
 @blueprint.route("/csc/v1/info", methods=["GET", "POST"])
 def info() -> Response:
-    return _json(_service().info())
+    return csc_json(remote_signing_service().info())
 
 
 @blueprint.post("/csc/v1/credentials/list")
 def credentials_list() -> Response:
-    return _answer(_service().list_credentials)
+    return _answer(remote_signing_service().list_credentials)
 
 
 @blueprint.post("/csc/v1/credentials/info")
 def credentials_info() -> Response:
-    return _answer(_service().credential_info)
+    return _answer(remote_signing_service().credential_info)
 
 
 @blueprint.post("/csc/v1/credentials/authorize")
 def credentials_authorize() -> Response:
-    return _answer(_service().authorize)
+    return _answer(remote_signing_service().authorize)
 
 
 @blueprint.post("/csc/v1/signatures/signHash")
 def signatures_sign_hash() -> Response:
-    return _answer(_service().sign_hash)
+    return _answer(remote_signing_service().sign_hash)
 
 
 @blueprint.get("/audit/remote-signing")
 def remote_signing_audit() -> Response:
     """Authorize and signHash records for auditors (role `auditor`), newest first; `?credential=&limit=&before=`."""
-    caller = _caller()
+    caller = caller_of_request()
     try:
         token = caller.require_token()
         if not AUDITOR.roles <= token.realm_roles:
@@ -106,11 +106,11 @@ def remote_signing_audit() -> Response:
         limit, before = request.args.get("limit", "100"), request.args.get("before")
         if not limit.isdigit() or (before is not None and not before.isdigit()):
             raise InvalidRequest("limit and before must be positive integers")
-        records = _service().audit_trail(request.args.get("credential"), int(limit),
+        records = remote_signing_service().audit_trail(request.args.get("credential"), int(limit),
                                          int(before) if before else None)
     except (CscError, TokenError) as error:
-        return _refusal(error)
-    return _json({"records": records})
+        return refusal(error)
+    return csc_json({"records": records})
 
 
 def init_app(app: Flask, settings: Settings) -> None:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -75,6 +76,17 @@ class Authorization:
 
     def body(self) -> dict[str, object]:
         return {"SAD": self.sad, "expiresIn": self.expires_in}
+
+
+@dataclass(frozen=True)
+class HeldCredential:
+    """A credential as its holder may see it: the certificate and its issuers (nearest first), no key."""
+
+    credential_id: str
+    serial: str
+    profile: str
+    certificate: x509.Certificate
+    chain: tuple[x509.Certificate, ...]
 
 
 @dataclass(frozen=True)
@@ -196,6 +208,16 @@ class RemoteSigningService:
             "authMode": "explicit", "SCAL": "2", "PIN": {"presence": "false"}, "OTP": {"presence": "false"},
             "multisign": self.settings.csc_max_batch, "lang": "vi-VN",
         }
+
+    def credential_for_signing(self, caller: Caller, credential_id: str) -> HeldCredential:
+        """The caller's own credential with a usable certificate (signing itself still needs a SAD)."""
+        token = caller.require_token()
+        with self.database.transaction() as session:
+            held = self._held(session, credential_id, token.subject)
+        self._require_usable(held.certificate)
+        chain = self.authority.chain(held.certificate)
+        return HeldCredential(credential_id, held.certificate.serial, held.certificate.profile, chain[0],
+                              tuple(chain[1:]))
 
     # -- authorize -----------------------------------------------------------------------------------------
 
