@@ -83,7 +83,8 @@ class _Query:
     responder: _Responder
 
 
-def _error(status: str) -> OcspAnswer:
+def error_answer(status: str) -> OcspAnswer:
+    """An unsigned OCSPResponse with only an error status (malformed_request, internal_error, …)."""
     return OcspAnswer(ocsp.OCSPResponse({"response_status": status}).dump(), status)
 
 
@@ -228,7 +229,7 @@ class OcspResponder:
             issuers = self._load()
         except (CAError, KeyError_) as exc:
             log.warning("OCSP responder not ready: %s", exc)
-            return _error("try_later")
+            return error_answer("try_later")
         try:
             if request_der in self._parsed:
                 queries, nonce = self._parsed[request_der], None
@@ -240,16 +241,16 @@ class OcspResponder:
                     self._parsed[request_der] = queries
         except MalformedRequest as exc:
             log.debug("malformed OCSP request: %s", exc)
-            return _error("malformed_request")
+            return error_answer("malformed_request")
         if queries is None:
-            return _error("unauthorized")
+            return error_answer("unauthorized")
         try:
             if len(queries) == 1 and nonce is None:
                 return self._presigned(queries[0])
             return self._sign(queries, nonce, datetime.now(UTC))
         except Exception:  # a database or HSM failure must still be an OCSP answer
             log.exception("OCSP responder failed")
-            return _error("internal_error")
+            return error_answer("internal_error")
 
     def _parse(
         self, request_der: bytes, issuers: dict[tuple[str, bytes, bytes], _Responder]

@@ -227,3 +227,21 @@ def test_post_answers_with_a_nonce_are_not_cacheable(server, leaf):
     answer = ocsp.load_der_ocsp_response(response.content)
     assert answer.extensions.get_extension_for_class(x509.OCSPNonce).value.nonce == b"nonce-0123456789"
     assert response.headers["Cache-Control"] == "no-store"
+
+
+def test_requests_that_skip_the_fast_path_get_the_same_answer(server, leaf):
+    """POST /ocsp with a Content-Length is answered outside Flask; chunked bodies and GET go through the Flask
+    views. A pre-signed answer is the same bytes either way."""
+    _, cert_path = leaf
+    cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
+    issuer = x509.load_pem_x509_certificate((server.certs / "issuing-individuals.pem").read_bytes())
+    der = ocsp.OCSPRequestBuilder().add_certificate(cert, issuer, hashes.SHA1()).build().public_bytes(
+        serialization.Encoding.DER)
+    fast = requests.post(server.ocsp_url, data=der, timeout=10)
+    chunked = requests.post(server.ocsp_url, data=iter([der[:10], der[10:]]), timeout=10)
+    via_get = requests.get(f"{server.ocsp_url}/{urllib.parse.quote(base64.b64encode(der).decode(), safe='')}",
+                           timeout=10)
+    assert "Content-Length" not in chunked.request.headers
+    assert fast.content == chunked.content == via_get.content
+    assert fast.headers["Content-Type"] == chunked.headers["Content-Type"] == "application/ocsp-response"
+    assert fast.headers["X-Content-Type-Options"] == chunked.headers["X-Content-Type-Options"] == "nosniff"
