@@ -46,7 +46,7 @@ from tests.support.server import PkiServer  # noqa: E402
 from tests.support.softhsm import create_token  # noqa: E402
 
 SHA256_RSA = "1.2.840.113549.1.1.11"
-USER = DirectoryUser(str(uuid.uuid4()), "official", "Bình", "Trần Thị", "001085000002", True)
+USER = DirectoryUser(str(uuid.uuid4()), "official", "Bình", "Trần Thị", "001085000002", True, frozenset({"official"}))
 
 
 def b64url(data: bytes) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.parse import quote
@@ -23,6 +24,7 @@ class DirectoryUser:
     family_name: str
     id_number: str | None
     enabled: bool
+    roles: frozenset[str] = frozenset()  # effective realm roles
 
     @property
     def full_name(self) -> str:
@@ -44,7 +46,7 @@ class KeycloakDirectory:
     """Reads users of realm `egov` with an admin token kept until shortly before it expires. Every answer about
     `enabled` is asked fresh: disabling an account in Keycloak stops its signing at the next request."""
 
-    def __init__(self, base_url: str, admin: str, password: str, realm: str = EGOV_REALM,
+    def __init__(self, base_url: str, admin: str, password: Callable[[], str], realm: str = EGOV_REALM,
                  timeout: float = 5.0) -> None:
         self.base_url = base_url.rstrip("/")
         self.realm = realm
@@ -57,7 +59,8 @@ class KeycloakDirectory:
 
     @classmethod
     def for_settings(cls, settings: Settings) -> KeycloakDirectory:
-        return cls(settings.keycloak_url, settings.keycloak_admin, settings.keycloak_admin_secret())
+        # The secret is read when first needed: building the app must not create one in a fresh data dir.
+        return cls(settings.keycloak_url, settings.keycloak_admin, settings.keycloak_admin_secret)
 
     def _admin_token(self, renew: bool = False) -> str:
         with self._lock:
@@ -66,7 +69,7 @@ class KeycloakDirectory:
             answer = self._http.post(
                 f"{self.base_url}/realms/master/protocol/openid-connect/token",
                 data={"grant_type": "password", "client_id": "admin-cli", "username": self._admin,
-                      "password": self._password},
+                      "password": self._password()},
                 timeout=self._timeout,
             )
             answer.raise_for_status()
@@ -90,13 +93,16 @@ class KeycloakDirectory:
                 f"the identity provider cannot say whether the account is enabled ({exc.__class__.__name__})"
             ) from exc
 
-    @staticmethod
-    def _user(data: dict[str, Any]) -> DirectoryUser:
+    def _user(self, data: dict[str, Any]) -> DirectoryUser:
         attributes = data.get("attributes") or {}
         numbers = attributes.get(ID_NUMBER_ATTRIBUTE) or [None]
+        mappings = self._get(f"users/{quote(data['id'], safe='')}/role-mappings/realm/composite")
+        roles = frozenset(r["name"] for r in mappings.json() if isinstance(r, dict) and "name" in r) \
+            if mappings.ok else frozenset()
         return DirectoryUser(
             subject=data["id"], username=data["username"], given_name=data.get("firstName") or "",
             family_name=data.get("lastName") or "", id_number=numbers[0], enabled=bool(data.get("enabled")),
+            roles=roles,
         )
 
     def find(self, username: str) -> DirectoryUser:

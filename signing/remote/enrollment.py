@@ -18,6 +18,9 @@ from egov import audit
 from signing.remote.directory import DirectoryUser
 from signing.remote.models import RemoteCredential
 
+# Who may hold which credential: officials sign in person, records clerks apply their agency's seal.
+HOLDER_ROLES = {"official": "official", "organization": "clerk"}
+
 
 @dataclass(frozen=True)
 class Enrolment:
@@ -67,6 +70,10 @@ def enroll(authority: CertificateAuthority, user: DirectoryUser, request: Enrolm
         raise InvalidRequest(f"Hồ sơ {profile} không dùng để ký", f"profile {profile} is not for signing")
     if not user.enabled:
         raise InvalidRequest(f"Tài khoản {user.username} đang bị khóa", f"account {user.username} is disabled")
+    role = HOLDER_ROLES[profile]
+    if role not in user.roles:
+        raise InvalidRequest(f"Người dùng {user.username} không có vai trò {role}",
+                             f"user {user.username} lacks realm role {role!r} needed to hold a {profile} credential")
     if request.certificate:
         record = authority.get(request.certificate)
         if record.profile != "organization" or not record.key_uri:

@@ -18,7 +18,8 @@ from signing.remote.enrollment import EnrolmentRequest, enroll
 from signing.remote.errors import AccountDisabled, InvalidSad
 from signing.remote.service import Caller, RemoteSigningService
 
-OFFICIAL = DirectoryUser("0f1c2d3e-0000-4000-8000-000000000001", "official", "Bình", "Trần Thị", "001085000002", True)
+OFFICIAL = DirectoryUser("0f1c2d3e-0000-4000-8000-000000000001", "official", "Bình", "Trần Thị", "001085000002", True,
+                         frozenset({"official"}))
 
 
 class Directory:

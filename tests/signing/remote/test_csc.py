@@ -402,14 +402,26 @@ def test_auditor_lists_every_authorize_and_sign_hash_with_user_hashes_result_and
         assert audit.verify_chain(session).ok
 
 
-def test_enrolment_binds_an_existing_seal_to_a_second_clerk_and_refuses_unknown_users(csc: CscWorld):
+def test_enrolment_binds_the_seal_to_a_second_clerk_and_refuses_users_without_the_role(csc: CscWorld):
     from tests.signing.remote.conftest import enroll
     from tests.support.sso import run_egov
 
-    credential, serial = enroll(csc.env, "--user", "official", "--profile", "organisation", "--certificate",
+    admin = csc.sso.admin()
+    if admin.get_user_id("clerk2") is None:
+        admin.create_user({"username": "clerk2", "enabled": True, "email": "clerk2@demo.egov.vn", "firstName": "Giang",
+                           "lastName": "Hoàng Thị", "emailVerified": True})
+        admin.assign_realm_roles(admin.get_user_id("clerk2"), [admin.get_realm_role("clerk")])
+    credential, serial = enroll(csc.env, "--user", "clerk2", "--profile", "organisation", "--certificate",
                                 csc.serial("clerk-seal"))
     assert serial == csc.serial("clerk-seal") and credential != csc.credential("clerk-seal")
-    listed = csc.post("credentials/list", {}, csc.tokens.get("official")).json()["credentialIDs"]
-    assert credential in listed
+    with csc.authority.database.transaction() as session:
+        from signing.remote.models import RemoteCredential
+
+        assert session.get(RemoteCredential, credential).owner == admin.get_user_id("clerk2")
+    not_a_clerk = run_egov(csc.env, "ca", "enroll", "--user", "official", "--profile", "organisation",
+                           "--certificate", csc.serial("clerk-seal"))
+    assert not_a_clerk.returncode == 2 and "clerk" in not_a_clerk.stderr, not_a_clerk.stderr
+    not_an_official = run_egov(csc.env, "ca", "enroll", "--user", "clerk2", "--profile", "official")
+    assert not_an_official.returncode == 2 and "official" in not_an_official.stderr, not_an_official.stderr
     unknown = run_egov(csc.env, "ca", "enroll", "--user", "nobody-here", "--profile", "official")
     assert unknown.returncode != 0 and "nobody-here" in unknown.stderr and "Traceback" not in unknown.stderr
