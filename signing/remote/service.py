@@ -26,6 +26,7 @@ from ca.keys import KeyError_, SignatureScheme
 from ca.models import GOOD, CertificateRecord
 from egov import audit
 from egov.audit import AuditRecord
+from egov.metrics import SIGNATURES
 from egov.settings import Settings
 from idp.errors import InsufficientAuthentication, TokenError
 from idp.tokens import ACR_LEVELS, AccessToken
@@ -304,6 +305,7 @@ class RemoteSigningService:
                 signatures = [self._sign(key, h, scheme) for h in hashes]
                 details.update(result="signed", signatures=len(signatures), pss=scheme.pss)
                 self._audit(session, SIGN_HASH, caller, details)
+            SIGNATURES.labels("csc", "signed").inc(len(signatures))
             return {"signatures": [base64.b64encode(s).decode() for s in signatures]}
         except (CscError, TokenError) as refusal:
             self._refused(SIGN_HASH, caller, details, refusal)
@@ -383,6 +385,7 @@ class RemoteSigningService:
         details.update(result="refused", reason=reason)
         with self.database.transaction() as session:
             self._audit(session, action, caller, details)
+        SIGNATURES.labels("csc" if action == SIGN_HASH else "csc-authorize", reason).inc()
 
     # -- auditors ------------------------------------------------------------------------------------------
 
