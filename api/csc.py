@@ -12,7 +12,7 @@ from flask import Blueprint, Flask, Response, current_app, request
 from ca.authority import CertificateAuthority
 from egov.db import get_database
 from egov.settings import Settings
-from idp.errors import InsufficientRole, TokenError
+from idp.errors import TokenError
 from idp.jwks import JwksCache
 from idp.realm import API_CLIENT, EGOV_REALM
 from idp.tokens import Requirement, TokenVerifier
@@ -100,14 +100,13 @@ def remote_signing_audit() -> Response:
     """Authorize and signHash records for auditors (role `auditor`), newest first; `?credential=&limit=&before=`."""
     caller = caller_of_request()
     try:
-        token = caller.require_token()
-        if not AUDITOR.roles <= token.realm_roles:
-            raise InsufficientRole("missing role(s): auditor")
+        verifier: TokenVerifier = current_app.extensions[EXTENSION]["verifier"]
+        verifier.check_requirement(caller.require_token(), AUDITOR)
         limit, before = request.args.get("limit", "100"), request.args.get("before")
         if not limit.isdigit() or (before is not None and not before.isdigit()):
             raise InvalidRequest("limit and before must be positive integers")
         records = remote_signing_service().audit_trail(request.args.get("credential"), int(limit),
-                                         int(before) if before else None)
+                                                       int(before) if before else None)
     except (CscError, TokenError) as error:
         return refusal(error)
     return csc_json({"records": records})

@@ -23,6 +23,7 @@ def sign() -> Response:
     `reason`, `location`. Answers the signed PDFs as base64 in JSON, in the order sent."""
     caller = caller_of_request()
     try:
+        caller.require_token()  # a missing or bad token is answered as such, before any form field
         documents = [DeskDocument(f.filename or f"document-{i + 1}.pdf", f.read())
                      for i, f in enumerate(request.files.getlist("document"))]
         credential_id = request.form.get("credentialID") or ""

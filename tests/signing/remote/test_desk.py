@@ -63,6 +63,8 @@ def test_desk_needs_a_fresh_second_factor(csc: CscWorld):
     answer = post_desk(csc, csc.tokens.get("official", acr="loa1"), [("a.pdf", official_document().data)])
     assert answer.status_code == 401 and answer.json()["error"] == "insufficient_user_authentication"
     assert 'acr_values="loa2"' in answer.headers["WWW-Authenticate"]
+    anonymous = requests.post(f"{csc.url}/desk/v1/sign", data={"credentialID": "x"}, timeout=30)
+    assert anonymous.status_code == 401 and anonymous.headers["WWW-Authenticate"].startswith("Bearer ")
 
 
 def test_a_bad_document_signs_nothing_of_the_batch(csc: CscWorld):
