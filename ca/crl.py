@@ -17,6 +17,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from ca import der
 from ca.authority import CA_SLUGS, CertificateAuthority
 from ca.errors import NotFound
 from ca.keys import SignatureScheme, SigningKey
@@ -124,63 +125,24 @@ _REASON_EXTENSIONS = {
 _INVALIDITY_DATE_OID = bytes.fromhex("0603551d18")
 
 
-def _tlv(tag: int, body: bytes) -> bytes:
-    length = len(body)
-    if length < 0x80:
-        return bytes((tag, length)) + body
-    encoded = length.to_bytes((length.bit_length() + 7) // 8, "big")
-    return bytes((tag, 0x80 | len(encoded))) + encoded + body
-
-
-def _time(moment: datetime) -> bytes:
-    """UTCTime through 2049, GeneralizedTime after (RFC 5280 §4.1.2.5), to the second, in UTC."""
-    moment = moment.astimezone(UTC)
-    if 1950 <= moment.year < 2050:
-        return _tlv(0x17, moment.strftime("%y%m%d%H%M%SZ").encode())
-    return _tlv(0x18, moment.strftime("%Y%m%d%H%M%SZ").encode())
-
-
 def _entry_der(entry: RevokedEntry) -> bytes:
-    serial = _tlv(0x02, entry.serial.to_bytes(entry.serial.bit_length() // 8 + 1, "big"))
     extensions = _REASON_EXTENSIONS.get(entry.reason or "", b"")
     if entry.invalidity_date is not None:
-        when = _tlv(0x18, entry.invalidity_date.astimezone(UTC).strftime("%Y%m%d%H%M%SZ").encode())
-        extensions += _tlv(0x30, _INVALIDITY_DATE_OID + _tlv(0x04, when))
-    return _tlv(0x30, serial + _time(entry.revoked_at) + (_tlv(0x30, extensions) if extensions else b""))
+        extensions += der.sequence(_INVALIDITY_DATE_OID + der.tlv(0x04, der.generalized_time(entry.invalidity_date)))
+    return der.sequence(
+        der.integer(entry.serial) + der.x509_time(entry.revoked_at) + (der.sequence(extensions) if extensions else b"")
+    )
 
 
 def _with_revoked_certificates(tbs: bytes, revoked: bytes) -> bytes:
     """Insert `revokedCertificates` before the [0] crlExtensions of a TBSCertList that has no entries."""
     if not revoked:
         return tbs
-    body, position = _contents(tbs, 0), None
+    body = der.contents(tbs)
     offset = 0
-    while offset < len(body):
-        if body[offset] == 0xA0:
-            position = offset
-            break
-        offset = _end_of(body, offset)
-    position = len(body) if position is None else position
-    return _tlv(0x30, body[:position] + _tlv(0x30, revoked) + body[position:])
-
-
-def _header(data: bytes, offset: int) -> tuple[int, int]:
-    """(start of contents, contents length) of the TLV at `offset` (single-byte tags, definite lengths)."""
-    first = data[offset + 1]
-    if first < 0x80:
-        return offset + 2, first
-    count = first & 0x7F
-    return offset + 2 + count, int.from_bytes(data[offset + 2 : offset + 2 + count], "big")
-
-
-def _contents(data: bytes, offset: int) -> bytes:
-    start, length = _header(data, offset)
-    return data[start : start + length]
-
-
-def _end_of(data: bytes, offset: int) -> int:
-    start, length = _header(data, offset)
-    return start + length
+    while offset < len(body) and body[offset] != 0xA0:
+        offset = der.end_of(body, offset)
+    return der.sequence(body[:offset] + der.sequence(revoked) + body[offset:])
 
 
 class CrlPublisher:

@@ -16,10 +16,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import NamedTuple
 
-from asn1crypto import algos, core, ocsp
+from asn1crypto import ocsp
 from asn1crypto import x509 as asn1_x509
 from sqlalchemy.exc import IntegrityError
 
+from ca import der
 from ca.authority import CertificateAuthority
 from ca.errors import CAError
 from ca.keys import KeyError_, SignatureScheme, SigningKey
@@ -36,16 +37,6 @@ CERT_ID_HASHES = ("sha1", "sha256", "sha384", "sha512")
 MAX_CERT_IDS = 16
 MAX_NONCE_BYTES = 32  # RFC 8954 §2.1
 PARSED_CACHE_SIZE = 20_000
-# Our stored reason names → asn1crypto's CRLReason names. `unspecified` is not stated (as on the CRL).
-OCSP_REASONS = {
-    "keyCompromise": "key_compromise",
-    "cACompromise": "ca_compromise",
-    "affiliationChanged": "affiliation_changed",
-    "superseded": "superseded",
-    "cessationOfOperation": "cessation_of_operation",
-    "certificateHold": "certificate_hold",
-    "privilegeWithdrawn": "privilege_withdrawn",
-}
 
 
 class MalformedRequest(ValueError):
@@ -66,11 +57,11 @@ class OcspAnswer:
 @dataclass(frozen=True)
 class _Responder:
     issuer_id: int
-    certificate_der: bytes
     key: SigningKey
     scheme: SignatureScheme
-    signature_algorithm: algos.SignedDigestAlgorithm
-    key_hash: bytes  # SHA-1 of the responder's public key: ResponderID byKey
+    signature_algorithm_der: bytes
+    responder_id_der: bytes  # [2] byKey: SHA-1 of the responder's public key (RFC 5019 §2.2.3)
+    certs_der: bytes  # [0] { the responder's certificate }
 
 
 @dataclass(frozen=True)
@@ -195,13 +186,14 @@ class OcspResponder:
                 key = self.authority.signing_key(responder_record)
                 scheme = SignatureScheme.default_for(key.public_key())
                 responder_cert = asn1_x509.Certificate.load(responder_record.der)
+                key_hash = hashlib.sha1(responder_cert.public_key["public_key"].contents[1:]).digest()
                 responder = _Responder(
                     issuer_id=issuer.id,
-                    certificate_der=responder_record.der,
                     key=key,
                     scheme=scheme,
-                    signature_algorithm=algos.SignedDigestAlgorithm.load(signature_algorithm_der(key, scheme)),
-                    key_hash=hashlib.sha1(responder_cert.public_key["public_key"].contents[1:]).digest(),
+                    signature_algorithm_der=signature_algorithm_der(key, scheme),
+                    responder_id_der=der.tlv(0xA2, der.tlv(0x04, key_hash)),
+                    certs_der=der.tlv(0xA0, der.sequence(responder_record.der)),
                 )
                 issuer_cert = asn1_x509.Certificate.load(issuer.der)
                 name_der = issuer_cert.subject.dump()
@@ -327,46 +319,43 @@ class OcspResponder:
             rows = {query.serial: row for query in queries if (row := self._reader.row(query)) is not None}
         this_update = _utc(now)
         next_update = this_update + self.validity
-        responses = []
-        for query in queries:
-            row = rows.get(query.serial)
-            responses.append({
-                "cert_id": query.cert_id,
-                "cert_status": _cert_status(row),
-                "this_update": this_update,
-                "next_update": next_update,
-            })
+        times = der.generalized_time(this_update) + der.tlv(0xA0, der.generalized_time(next_update))
+        responses = b"".join(
+            der.sequence(query.cert_id.dump() + _cert_status(rows.get(query.serial)) + times) for query in queries
+        )
         responder = queries[0].responder
-        data: dict[str, object] = {
-            "responder_id": ocsp.ResponderId(name="by_key", value=responder.key_hash),
-            "produced_at": this_update,
-            "responses": responses,
-        }
+        tbs = responder.responder_id_der + der.generalized_time(this_update) + der.sequence(responses)
         if nonce is not None:
-            data["response_extensions"] = [{"extn_id": "nonce", "critical": False, "extn_value": nonce}]
-        tbs = ocsp.ResponseData(data)
-        signature = responder.key.sign(tbs.dump(), responder.scheme)
-        basic = ocsp.BasicOCSPResponse({
-            "tbs_response_data": tbs,
-            "signature_algorithm": responder.signature_algorithm,
-            "signature": signature,
-            "certs": [asn1_x509.Certificate.load(responder.certificate_der)],
-        })
-        response = ocsp.OCSPResponse({
-            "response_status": "successful",
-            "response_bytes": {"response_type": "basic_ocsp_response", "response": basic},
-        })
-        return OcspAnswer(response.dump(), "successful", this_update, next_update)
+            tbs += der.tlv(0xA1, der.sequence(der.sequence(_NONCE_OID + der.tlv(0x04, der.tlv(0x04, nonce)))))
+        tbs = der.sequence(tbs)
+        signature = responder.key.sign(tbs, responder.scheme)
+        basic = der.sequence(
+            tbs + responder.signature_algorithm_der + der.tlv(0x03, b"\x00" + signature) + responder.certs_der
+        )
+        response = der.sequence(_SUCCESSFUL + der.tlv(0xA0, der.sequence(_BASIC_RESPONSE_OID + der.tlv(0x04, basic))))
+        return OcspAnswer(response, "successful", this_update, next_update)
 
 
-def _cert_status(row: _StatusRow | None) -> ocsp.CertStatus:
+# DER pieces of the answer (RFC 6960 §4.2.1), assembled by hand: asn1crypto's builders cost more than the
+# RSA signature. tests/ca/test_ocsp.py checks the result byte for byte against asn1crypto's encoding.
+_SUCCESSFUL = bytes.fromhex("0a0100")  # responseStatus ENUMERATED successful(0)
+_BASIC_RESPONSE_OID = bytes.fromhex("06092b0601050507300101")  # id-pkix-ocsp-basic
+_NONCE_OID = bytes.fromhex("06092b0601050507300102")  # id-pkix-ocsp-nonce
+_GOOD, _UNKNOWN = bytes.fromhex("8000"), bytes.fromhex("8200")  # [0] / [2] IMPLICIT NULL
+_REASON_CODES = {
+    "keyCompromise": 1, "cACompromise": 2, "affiliationChanged": 3, "superseded": 4, "cessationOfOperation": 5,
+    "certificateHold": 6, "privilegeWithdrawn": 9,
+}
+
+
+def _cert_status(row: _StatusRow | None) -> bytes:
+    """CertStatus: good, unknown, or revoked [1] { revocationTime, [0] reason } (unspecified is not stated)."""
     if row is None:
-        return ocsp.CertStatus(name="unknown", value=core.Null())
-    if row.status in (REVOKED, SUSPENDED):
-        changed_at = _as_utc(row.status_changed_at) if row.status_changed_at else datetime.now(UTC)
-        info: dict[str, object] = {"revocation_time": _utc(changed_at)}
-        reason = "certificateHold" if row.status == SUSPENDED else row.revocation_reason
-        if reason in OCSP_REASONS:
-            info["revocation_reason"] = OCSP_REASONS[reason]
-        return ocsp.CertStatus(name="revoked", value=ocsp.RevokedInfo(info))
-    return ocsp.CertStatus(name="good", value=core.Null())
+        return _UNKNOWN
+    if row.status not in (REVOKED, SUSPENDED):
+        return _GOOD
+    changed_at = _as_utc(row.status_changed_at) if row.status_changed_at else datetime.now(UTC)
+    reason = "certificateHold" if row.status == SUSPENDED else row.revocation_reason
+    code = _REASON_CODES.get(reason or "")
+    stated = der.tlv(0xA0, bytes((0x0A, 0x01, code))) if code is not None else b""
+    return der.tlv(0xA1, der.generalized_time(changed_at) + stated)
