@@ -17,7 +17,7 @@ from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from ca.authority import CertificateAuthority
@@ -46,6 +46,7 @@ SIGNING_ACR = "loa2"
 AUTHORIZE, SIGN_HASH = "csc.authorize", "csc.signHash"
 MAX_DESCRIPTION = 500
 MAX_AUDITED_HASHES = 100
+SAD_RETENTION = timedelta(hours=1)
 
 
 @dataclass(frozen=True)
@@ -250,6 +251,8 @@ class RemoteSigningService:
             now = datetime.now(UTC)
             expires_at = now + timedelta(seconds=self.settings.sad_lifetime)
             with self.database.transaction() as session:
+                # Expired SADs are only dead weight (the audit trail keeps their story): sweep them as we go.
+                session.execute(delete(SignatureActivation).where(SignatureActivation.expires_at < now - SAD_RETENTION))
                 session.add(SignatureActivation(
                     id=sad_id(sad), credential_id=credential_id, owner=token.subject, hashes=" ".join(_encode(hashes)),
                     allowed=count, used=0, created_at=now, expires_at=expires_at,
