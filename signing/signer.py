@@ -14,7 +14,7 @@ import tempfile
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from io import BytesIO
 from pathlib import Path
 
@@ -52,6 +52,9 @@ from signing.errors import (
 from signing.fonts import serif_font
 
 SEAL_FIELD = "DauCoQuan"
+# OCSP answers and CRLs are dated by the responder's clock, often in the same second they are fetched, and the
+# signer's clock may differ by a few seconds: pyHanko's default one-second tolerance rejects them as "too recent".
+CLOCK_TOLERANCE = timedelta(seconds=60)
 
 
 class PadesLevel(enum.Enum):
@@ -224,7 +227,7 @@ class DocumentSigner:
     def _validation_context(self) -> ValidationContext:
         return ValidationContext(
             trust_roots=self._trust_roots, other_certs=self._other_certs, allow_fetching=True,
-            revocation_mode="hard-fail",
+            revocation_mode="hard-fail", time_tolerance=CLOCK_TOLERANCE,
         )
 
     def sign(self, data: bytes, request: SignatureRequest | None = None) -> SignedDocument:

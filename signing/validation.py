@@ -51,6 +51,7 @@ from egov.settings import Settings
 from signing.appearance import vietnam_iso
 from signing.documents import open_document, page_index_of
 from signing.errors import NoSignatures
+from signing.signer import CLOCK_TOLERANCE
 
 log = logging.getLogger(__name__)
 
@@ -252,6 +253,7 @@ class DocumentValidator:
                 cert_validation_policy=CertValidationPolicySpec(
                     trust_manager=SimpleTrustManager.build(trust_roots=roots),
                     revinfo_policy=CertRevTrustPolicy(REVOCATION_POLICIES[revocation]),
+                    time_tolerance=CLOCK_TOLERANCE,
                 ),
                 revinfo_gathering_policy=RevocationInfoGatheringSpec(online_fetching_rule=fetching),
             )
