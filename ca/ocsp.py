@@ -37,6 +37,7 @@ CERT_ID_HASHES = ("sha1", "sha256", "sha384", "sha512")
 MAX_CERT_IDS = 16
 MAX_NONCE_BYTES = 32  # RFC 8954 §2.1
 PARSED_CACHE_SIZE = 20_000
+_NOT_PARSED = object()
 
 
 class MalformedRequest(ValueError):
@@ -222,9 +223,13 @@ class OcspResponder:
         except (CAError, KeyError_) as exc:
             log.warning("OCSP responder not ready: %s", exc)
             return error_answer("try_later")
+        except Exception:  # e.g. the database is unreachable: still an OCSP answer
+            log.exception("OCSP responder could not load its issuers")
+            return error_answer("internal_error")
         try:
-            if request_der in self._parsed:
-                queries, nonce = self._parsed[request_der], None
+            cached = self._parsed.get(request_der, _NOT_PARSED)  # one lookup: another thread may clear()
+            if cached is not _NOT_PARSED:
+                queries, nonce = cached, None
             else:
                 queries, nonce = self._parse(request_der, issuers)
                 if nonce is None:

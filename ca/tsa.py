@@ -130,6 +130,9 @@ class TimeStampAuthority:
         except (CAError, KeyError_) as exc:
             log.warning("TSA not ready: %s", exc)
             return rejection("system_failure", "TSA not initialised")
+        except Exception:  # e.g. the database is unreachable: still an RFC 3161 answer
+            log.exception("TSA could not load its certificate and key")
+            return rejection("system_failure", "internal failure")
         try:
             request = self._parse(request_der)
         except Rejection as exc:

@@ -263,3 +263,10 @@ def test_hand_encoded_answers_are_what_asn1crypto_encodes(sqlite_authority, pars
         response = asn1_ocsp.OCSPResponse.load(raw)
         response.native  # noqa: B018 - parse every field
         assert response.dump(force=True) == raw
+
+
+def test_before_the_ca_exists_the_answer_is_try_later(settings):
+    from egov.db import get_database
+
+    responder = OcspResponder(CertificateAuthority(settings, get_database(settings)))
+    assert responder.respond(b"\x30\x03\x02\x01\x00").status == "try_later"

@@ -185,3 +185,10 @@ def test_truncated_and_random_requests_are_rejected_never_raised(sqlite_tsa):
 
 def test_our_own_policy_may_be_requested(sqlite_authority, sqlite_tsa):
     assert sqlite_tsa.respond(query(policy=sqlite_authority.settings.tsa_policy_oid)).granted
+
+
+def test_before_the_ca_exists_requests_are_rejected_with_system_failure(settings):
+    from egov.db import get_database
+
+    tsa = TimeStampAuthority(CertificateAuthority(settings, get_database(settings)))
+    assert refusal(tsa.respond(query()).der)[:2] == ("rejection", {"system_failure"})
