@@ -245,3 +245,30 @@ def test_requests_that_skip_the_fast_path_get_the_same_answer(server, leaf):
     assert fast.content == chunked.content == via_get.content
     assert fast.headers["Content-Type"] == chunked.headers["Content-Type"] == "application/ocsp-response"
     assert fast.headers["X-Content-Type-Options"] == chunked.headers["X-Content-Type-Options"] == "nosniff"
+
+
+@pytest.mark.postgres
+def test_on_postgresql_the_server_answers_and_shows_a_revocation_at_once(postgres, settings_env, tmp_path):
+    """The same server over PostgreSQL: worker threads read status on their own connections, and the CRL, the
+    OCSP answer and the TSA's serial counter behave as on SQLite."""
+    from egov.db import forget_databases
+    from tests.support.server import start_pki_server
+
+    with postgres.fresh_database() as url:
+        settings_env["EGOV_DATABASE_URL"] = url
+        pg_server = start_pki_server(settings_env)
+        try:
+            serial, cert = issue_leaf(pg_server, tmp_path)
+            assert f"{cert}: good" in ocsp_check(pg_server, cert)
+            pg_server.egov("ca", "suspend", serial, check=True)
+            assert "Reason: certificateHold" in ocsp_check(pg_server, cert)
+            pg_server.egov("ca", "revoke", serial, "--reason", "cessationOfOperation", check=True)
+            assert "Reason: cessationOfOperation" in ocsp_check(pg_server, cert, "-sha256")
+            assert "certificate revoked" in crl_verify(pg_server, fetch_crl(pg_server, tmp_path), cert)[1]
+            stamp = tsp.TimeStampReq({"version": "v1", "message_imprint": {
+                "hash_algorithm": {"algorithm": "sha512"}, "hashed_message": hashlib.sha512(b"x").digest()}}).dump()
+            answer = tsp.TimeStampResp.load(requests.post(pg_server.tsa_url, data=stamp, timeout=10).content)
+            assert answer["status"]["status"].native == "granted"
+        finally:
+            pg_server.stop()
+            forget_databases()
