@@ -1,7 +1,8 @@
 """Public PKI endpoints over plain HTTP: CRLs, the OCSP responder, the RFC 3161 TSA and the CA certificates.
 
 Thin views: each parses the request, calls one function in `ca`, and renders the answer. The protocol endpoints
-answer in their protocol (OCSP error statuses, TSA rejections); only oversized bodies get a 413 problem.
+answer in their protocol (OCSP error statuses, TSA rejections); only oversized bodies get a 413 problem. POST /ocsp,
+the hot path, is answered by a small WSGI wrapper in front of Flask (`OcspPostFastPath`).
 """
 
 from __future__ import annotations
@@ -137,14 +138,10 @@ def _drain() -> None:
         pass
 
 
-def _http_date(moment: datetime) -> datetime:
-    return moment.astimezone(UTC)
-
-
 def _cacheable(response: Response, der: bytes, this_update: datetime, next_update: datetime, max_age: int) -> None:
     """RFC 5019 §6.2 headers: caches may keep the answer until nextUpdate and must revalidate after."""
-    response.last_modified = _http_date(this_update)
-    response.expires = _http_date(next_update)
+    response.last_modified = this_update.astimezone(UTC)
+    response.expires = next_update.astimezone(UTC)
     response.set_etag(hashlib.sha1(der).hexdigest())
     response.headers["Cache-Control"] = f"max-age={max(max_age, 0)}, public, no-transform, must-revalidate"
 
