@@ -142,6 +142,7 @@ def openssl_index_line(certificate, record) -> str:  # noqa: ANN001 - cryptograp
 def build_fixture(work: Path, port: int, certificates: int) -> dict:
     """A throwaway CA whose certificates point at our server, N certificates (every tenth revoked), their OCSP
     requests, and openssl's index of the same certificates."""
+    from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.x509 import ocsp
 
@@ -164,7 +165,7 @@ def build_fixture(work: Path, port: int, certificates: int) -> dict:
     authority.export(certs_dir)
     issuer = authority.require_role("issuing-individuals")
     issuer_cert = issuer.certificate
-    lines, request_files, leaves = [], [], []
+    lines, request_files, nonce_files, leaves = [], [], [], []
     for number in range(certificates):
         subject = PersonSubject(f"Nguyễn Văn Thử {number}", f"0011900{number:05d}")
         issued = authority.issue(IssuanceRequest("official", subject, key_spec="ec-p256"), actor="bench")
@@ -172,11 +173,16 @@ def build_fixture(work: Path, port: int, certificates: int) -> dict:
         if number % 10 == 9:
             record = authority.revoke(issued.serial, "keyCompromise", actor="bench")
         lines.append(openssl_index_line(issued.certificate, record))
-        request = ocsp.OCSPRequestBuilder().add_certificate(issued.certificate, issuer_cert, hashes.SHA1()).build()
+        builder = ocsp.OCSPRequestBuilder().add_certificate(issued.certificate, issuer_cert, hashes.SHA1())
         path = work / "requests" / f"{number}.der"
         path.parent.mkdir(exist_ok=True)
-        path.write_bytes(request.public_bytes(serialization.Encoding.DER))
+        path.write_bytes(builder.build().public_bytes(serialization.Encoding.DER))
         request_files.append(path)
+        with_nonce = builder.add_extension(x509.OCSPNonce(os.urandom(16)), critical=False).build()
+        path = work / "requests-nonce" / f"{number}.der"
+        path.parent.mkdir(exist_ok=True)
+        path.write_bytes(with_nonce.public_bytes(serialization.Encoding.DER))
+        nonce_files.append(path)
         leaf = work / "leaves" / f"{number}.pem"
         leaf.parent.mkdir(exist_ok=True)
         leaf.write_bytes(issued.certificate.public_bytes(serialization.Encoding.PEM))
@@ -188,7 +194,8 @@ def build_fixture(work: Path, port: int, certificates: int) -> dict:
     (work / "ocsp-key.pem").write_bytes(
         key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
     )
-    return {"env": env, "certs": certs_dir, "requests": request_files, "leaves": leaves}
+    return {"env": env, "certs": certs_dir, "requests": request_files, "nonce_requests": nonce_files,
+            "leaves": leaves}
 
 
 def stop(process: subprocess.Popen) -> None:
@@ -208,46 +215,65 @@ def stop(process: subprocess.Popen) -> None:
         process.wait()
 
 
+def start_openssl(work: Path, certs: Path, extra: list[str]) -> tuple[subprocess.Popen, str, Path]:
+    port, log = free_port(), work / f"openssl-{time.monotonic_ns()}.log"
+    process = subprocess.Popen(
+        ["openssl", "ocsp", "-index", str(work / "index.txt"), "-port", str(port),
+         "-rsigner", str(certs / "ocsp-individuals.pem"), "-rkey", str(work / "ocsp-key.pem"),
+         "-CA", str(certs / "issuing-individuals.pem"), "-nmin", "60", *extra],
+        # Not a new session: with -multi openssl makes its own process group, which a session leader cannot.
+        stdin=subprocess.DEVNULL, stdout=log.open("wb"), stderr=subprocess.STDOUT,
+    )
+    return process, f"http://127.0.0.1:{port}", log
+
+
 def measure_ocsp(args: argparse.Namespace, work: Path) -> dict:
-    ours_port, openssl_port = free_port(), free_port()
-    fixture = build_fixture(work, ours_port, args.certificates)
+    """Load each responder in turn for `rounds` interleaved rounds and keep each one's best, so that other work on
+    the machine weighs on all of them alike. Every responder must first answer good and revoked correctly.
+
+    openssl's responder is started afresh for each round: a connection closed before sending a request (wrk
+    closes its idle ones at the end of a run) makes its process spin on it for ever."""
+    fixture = build_fixture(work, free_port(), args.certificates)
     certs = fixture["certs"]
+    chain, issuer = certs / "chain-individuals.pem", certs / "issuing-individuals.pem"
+    good, revoked = fixture["leaves"][0], fixture["leaves"][9]
     lua = work / "post.lua"
     lua.write_text(LUA)
-    results = {}
+    ours_url = fixture["env"]["EGOV_PUBLIC_BASE_URL"]
     ours = subprocess.Popen(
-        [sys.executable, "-m", "api.cli", "serve", "--host", "127.0.0.1", "--port", str(ours_port),
+        [sys.executable, "-m", "api.cli", "serve", "--host", "127.0.0.1", "--port", ours_url.rsplit(":", 1)[1],
          "--workers", str(args.workers), "--threads", str(args.threads)],
-        cwd=REPO, env={**os.environ, **fixture["env"]}, stdout=subprocess.DEVNULL, stderr=work.joinpath(
-            "ours.log").open("wb"), start_new_session=True,
+        cwd=REPO, env={**os.environ, **fixture["env"]}, stdout=subprocess.DEVNULL,
+        stderr=work.joinpath("ours.log").open("wb"), start_new_session=True,
     )
+    best: dict[str, dict] = {}
+
+    def keep(label: str, figures: dict) -> None:
+        rounds = best.get(label, {}).get("rounds", []) + [figures["answers_per_s"]]
+        if label not in best or figures["answers_per_s"] > best[label]["answers_per_s"]:
+            best[label] = figures
+        best[label]["rounds"] = rounds
+
     try:
-        ours_url = f"http://127.0.0.1:{ours_port}"
         wait_for(f"{ours_url}/ca/root.crt")
-        chain, issuer = certs / "chain-individuals.pem", certs / "issuing-individuals.pem"
-        assert openssl_status(f"{ours_url}/ocsp", issuer, fixture["leaves"][0], chain) == "good"
-        assert openssl_status(f"{ours_url}/ocsp", issuer, fixture["leaves"][9], chain) == "revoked"
-        wrk(ours_url, "/ocsp", fixture["requests"], lua, 2, args.connections)  # warm-up: pre-sign every answer
-        results["ours"] = wrk(ours_url, "/ocsp", fixture["requests"], lua, args.duration, args.connections)
+        assert openssl_status(f"{ours_url}/ocsp", issuer, good, chain) == "good"
+        assert openssl_status(f"{ours_url}/ocsp", issuer, revoked, chain) == "revoked"
+        wrk(ours_url, "/ocsp", fixture["requests"], lua, 2, args.connections)  # warm-up: pre-signs every answer
+        for _round in range(args.rounds):
+            keep("ours", wrk(ours_url, "/ocsp", fixture["requests"], lua, args.duration, args.connections))
+            keep("ours, with nonce", wrk(ours_url, "/ocsp", fixture["nonce_requests"], lua, args.duration,
+                                         args.connections))
+            for label, extra in (("openssl", []), ("openssl -multi 2", ["-multi", "2"])):
+                peer, url, log = start_openssl(work, certs, extra)
+                try:
+                    wait_for_responder(f"{url}/", issuer, good, chain, log, peer)
+                    assert openssl_status(f"{url}/", issuer, revoked, chain) == "revoked"
+                    keep(label, wrk(url, "/", fixture["requests"], lua, args.duration, args.connections))
+                finally:
+                    stop(peer)
+        return best
     finally:
         stop(ours)
-    for label, extra in (("openssl", []), ("openssl -multi 2", ["-multi", "2"])):
-        peer = subprocess.Popen(
-            ["openssl", "ocsp", "-index", str(work / "index.txt"), "-port", str(openssl_port),
-             "-rsigner", str(certs / "ocsp-individuals.pem"), "-rkey", str(work / "ocsp-key.pem"),
-             "-CA", str(certs / "issuing-individuals.pem"), "-nmin", "60", *extra],
-            # Not a new session: with -multi openssl makes its own process group, which a session leader cannot.
-            stdin=subprocess.DEVNULL, stdout=work.joinpath("openssl.log").open("wb"), stderr=subprocess.STDOUT,
-        )
-        try:
-            peer_url = f"http://127.0.0.1:{openssl_port}"
-            wait_for_responder(f"{peer_url}/", issuer, fixture["leaves"][0], chain, work / "openssl.log", peer)
-            assert openssl_status(f"{peer_url}/", issuer, fixture["leaves"][0], chain) == "good"
-            assert openssl_status(f"{peer_url}/", issuer, fixture["leaves"][9], chain) == "revoked"
-            results[label] = wrk(peer_url, "/", fixture["requests"], lua, args.duration, args.connections)
-        finally:
-            stop(peer)
-    return results
 
 
 CRL_CHILD = r"""
@@ -323,7 +349,8 @@ def measure_crl(entries: int, work: Path) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--duration", type=int, default=10, help="seconds of load per responder")
+    parser.add_argument("--duration", type=int, default=8, help="seconds of load per responder and round")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds; each responder's best counts")
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--workers", type=int, default=2, help="our gunicorn workers")
     parser.add_argument("--threads", type=int, default=4, help="threads per worker (egov serve's default; 1: sync "
@@ -337,14 +364,18 @@ def main() -> None:
     try:
         results = measure_ocsp(args, work)
         ours, peer = results["ours"]["answers_per_s"], results["openssl"]["answers_per_s"]
-        print(f"machine: {os.cpu_count()} cores; wrk -t2 -c{args.connections} -d{args.duration}s; "
+        print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}; best of {args.rounds} "
+              f"interleaved rounds of wrk -t2 -c{args.connections} -d{args.duration}s; "
               f"{args.certificates} certificates, one SHA-1 CertID per request, no nonce; our workers: {args.workers}"
               f" × {args.threads} thread(s)")
         for label, figures in results.items():
+            rounds = " / ".join(f"{rate:.0f}" for rate in figures["rounds"])
             print(f"  {label:<18} {figures['answers_per_s']:>9.0f} answers/s   p99 {figures['p99']:>8}   "
-                  f"non-2xx {figures['non_2xx']}  {figures['socket_errors']}")
-        print(f"ratio ours/openssl: {ours / peer:.2f} (goal ≥ 1.5); "
-              f"ours/openssl -multi 2: {ours / results['openssl -multi 2']['answers_per_s']:.2f}")
+                  f"non-2xx {figures['non_2xx']}  {figures['socket_errors']}  (rounds: {rounds})")
+        multi = results["openssl -multi 2"]["answers_per_s"]
+        if not peer or not multi:
+            raise SystemExit("openssl's responder answered nothing: see the note on wrk's probe in this file")
+        print(f"ratio ours/openssl: {ours / peer:.2f} (goal ≥ 1.5); ours/openssl -multi 2: {ours / multi:.2f}")
         if not args.skip_crl:
             crl = measure_crl(args.crl_entries, work)
             print(f"CRL with {crl['entries']} revoked entries: built, signed and stored in {crl['seconds']:.2f} s, "
