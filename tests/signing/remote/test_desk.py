@@ -81,3 +81,15 @@ def test_another_officials_credential_cannot_be_used_at_the_desk(csc: CscWorld):
                            data={"credentialID": csc.credential("clerk-seal")},
                            files=[("document", ("a.pdf", official_document().data, "application/pdf"))], timeout=60)
     assert answer.status_code == 400 and "credentialID" in answer.json()["error_description"]
+
+
+def test_desk_signs_at_the_requested_pades_level_with_our_tsa(csc: CscWorld):
+    document = official_document(number="401/QĐ-UBND")
+    answer = post_desk(csc, csc.tokens.get("official"), [("quyet-dinh-401.pdf", document.data)], level="B-T",
+                       appearance="attachment", number_symbol="401/QĐ-UBND")
+    assert answer.status_code == 200, answer.text
+    (signed,) = answer.json()["documents"]
+    assert signed["level"] == "B-T"
+    (status,) = pyhanko_statuses(base64.b64decode(signed["pdf"]), [csc.authority.require_role("root").certificate])
+    assert status.intact and status.valid and status.trusted
+    assert status.timestamp_validity is not None and status.timestamp_validity.intact
