@@ -8,6 +8,7 @@ import base64
 import binascii
 import hashlib
 import json
+import logging
 import secrets
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -41,6 +42,7 @@ from signing.remote.errors import (
 )
 from signing.remote.models import RemoteCredential, SignatureActivation
 
+log = logging.getLogger("egov.signing.remote")
 CSC_VERSION = "1.0.4.0"
 SIGNING_ACR = "loa2"
 AUTHORIZE, SIGN_HASH = "csc.authorize", "csc.signHash"
@@ -59,7 +61,7 @@ class Caller:
 
     @property
     def actor(self) -> str:
-        return self.token.subject if self.token is not None else "anonymous"
+        return self.token.subject if self.token is not None else "-"
 
     def require_token(self) -> AccessToken:
         if self.token_error is not None:
@@ -386,8 +388,13 @@ class RemoteSigningService:
     def _refused(self, action: str, caller: Caller, details: dict[str, object], refusal: Exception) -> None:
         reason = getattr(refusal, "reason", "refused")
         details.update(result="refused", reason=reason)
-        with self.database.transaction() as session:
-            self._audit(session, action, caller, details)
+        if caller.token is None:
+            # No verified user, so no one's authorization to record; and an anonymous flood must not queue on the
+            # audit chain's single writer ahead of real signatures. The log says it (never the token).
+            log.warning("%s refused before authentication: %s from %s", action, reason, caller.address)
+        else:
+            with self.database.transaction() as session:
+                self._audit(session, action, caller, details)
         SIGNATURES.labels("csc" if action == SIGN_HASH else "csc-authorize", reason).inc()
 
     # -- auditors ------------------------------------------------------------------------------------------

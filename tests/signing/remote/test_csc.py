@@ -362,11 +362,15 @@ def test_garbage_body_and_missing_token_are_answered_in_csc_json(csc: CscWorld):
     answer = requests.post(f"{csc.url}/csc/v1/signatures/signHash", data=b"\xff{", timeout=10,
                            headers={"Authorization": f"Bearer {csc.tokens.get('official')}"})
     refused(answer, 400, "JSON object")
+    with csc.authority.database.transaction() as session:
+        before = audit.list_records(session, limit=1)[0].seq
     answer = csc.post("signatures/signHash", {}, None)
     assert answer.status_code == 401 and answer.json()["error"] == "invalid_token"
     assert answer.headers["WWW-Authenticate"].startswith("Bearer ")
-    answer = csc.post("signatures/signHash", {}, "not.a.token")
+    answer = csc.post("credentials/authorize", {}, "not.a.token")
     assert answer.status_code == 401 and answer.json()["error"] == "invalid_token"
+    with csc.authority.database.transaction() as session:  # no user, nothing to record: a flood cannot clog the chain
+        assert audit.list_records(session, limit=1)[0].seq == before
 
 
 # -- audit --------------------------------------------------------------------------------------------------------
