@@ -229,13 +229,8 @@ class RemoteSigningService:
         """A SAD for exactly these hashes, for the credential's owner holding a fresh loa2 login."""
         details: dict[str, object] = {"client": caller.address}
         try:
-            token = caller.require_token()
-            details["username"] = token.claims.get("preferred_username")
-            body = _object(body)
-            credential_id = _string(body, "credentialID", limit=64) or ""
-            details["credential"] = credential_id
-            hashes = _hashes(body, self.settings.csc_max_batch)
-            details["hashes"] = _encode(hashes[:MAX_AUDITED_HASHES])
+            token, body, credential_id = self._opening(caller, body, details)
+            hashes = self._requested_hashes(body, details)
             details["documents"] = _string(body, "description", required=False, limit=MAX_DESCRIPTION)
             count = body.get("numSignatures")
             if not isinstance(count, int) or isinstance(count, bool) or count < 1:
@@ -266,6 +261,22 @@ class RemoteSigningService:
             self._refused(AUTHORIZE, caller, details, refusal)
             raise
 
+    @staticmethod
+    def _opening(caller: Caller, body: Mapping[str, Any] | None,
+                 details: dict[str, object]) -> tuple[AccessToken, Mapping[str, Any], str]:
+        """What authorize and signHash read first, noted for the audit record: the user, the credential."""
+        token = caller.require_token()
+        details["username"] = token.claims.get("preferred_username")
+        body = _object(body)
+        credential_id = _string(body, "credentialID", limit=64) or ""
+        details["credential"] = credential_id
+        return token, body, credential_id
+
+    def _requested_hashes(self, body: Mapping[str, Any], details: dict[str, object]) -> list[bytes]:
+        hashes = _hashes(body, self.settings.csc_max_batch)
+        details["hashes"] = _encode(hashes[:MAX_AUDITED_HASHES])
+        return hashes
+
     def _require_fresh_step_up(self, token: AccessToken) -> None:
         """loa2 (an OTP) within the last `signing_max_auth_age` seconds, else an RFC 9470 challenge."""
         max_age = self.settings.signing_max_auth_age
@@ -282,15 +293,10 @@ class RemoteSigningService:
         """Signatures over hashes the SAD covers; each counts against the SAD's uses, atomically."""
         details: dict[str, object] = {"client": caller.address}
         try:
-            token = caller.require_token()
-            details["username"] = token.claims.get("preferred_username")
-            body = _object(body)
-            credential_id = _string(body, "credentialID", limit=64) or ""
-            details["credential"] = credential_id
+            token, body, credential_id = self._opening(caller, body, details)
             sad = _string(body, "SAD", limit=512) or ""
             details["activation"] = sad_id(sad)[:16]
-            hashes = _hashes(body, self.settings.csc_max_batch)
-            details["hashes"] = _encode(hashes[:MAX_AUDITED_HASHES])
+            hashes = self._requested_hashes(body, details)
             sign_algo = _string(body, "signAlgo", limit=64) or ""
             hash_algo = _string(body, "hashAlgo", required=False, limit=64)
             params = body.get("signAlgoParams")
