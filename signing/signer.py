@@ -12,11 +12,10 @@ import hashlib
 import os
 import tempfile
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from io import BytesIO
 from pathlib import Path
+from typing import NamedTuple
 
 import requests
 from asn1crypto import tsp
@@ -32,6 +31,7 @@ from pyhanko.sign.fields import MDPPerm, SigFieldSpec, SigSeedSubFilter
 from pyhanko.sign.general import SigningError as PyHankoSigningError
 from pyhanko.sign.signers.pdf_signer import DSSContentSettings, PdfSigningSession, SigDSSPlacementPreference
 from pyhanko.sign.timestamps.common_utils import TimestampRequestError, set_tsp_headers
+from pyhanko.stamp import BaseStampStyle
 from pyhanko_certvalidator import ValidationContext
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 
@@ -168,6 +168,19 @@ class SignatureRequest:
     seal_diameter_mm: float = d30.DEMO_SEAL_DIAMETER_MM  # for the seal field a certifying signature reserves
 
 
+class _Target(NamedTuple):
+    """Where a signature goes and how it looks, as pyHanko's PdfSigner wants it."""
+
+    field_name: str
+    new_field: SigFieldSpec | None  # None: sign an existing (empty) field
+    style: BaseStampStyle | None
+    text_params: dict[str, str]
+
+    @property
+    def existing_field(self) -> bool:
+        return self.new_field is None
+
+
 @dataclass(frozen=True)
 class SignedDocument:
     data: bytes
@@ -187,9 +200,6 @@ class _PdfSignerAt(signers.PdfSigner):
         session = super().init_signing_session(pdf_out, existing_fields_only=existing_fields_only)  # type: ignore[arg-type]
         session.system_time = self._signing_time
         return session
-
-
-ValidationContextFactory = Callable[[], ValidationContext]
 
 
 class DocumentSigner:
@@ -233,12 +243,11 @@ class DocumentSigner:
     def sign(self, data: bytes, request: SignatureRequest | None = None) -> SignedDocument:
         """Sign `data` (a PDF) as an incremental update and return the signed PDF."""
         request = request or SignatureRequest()
-        reader = open_document(data, self.settings.max_pdf_pages)
+        writer = IncrementalPdfFileWriter.from_reader(open_document(data, self.settings.max_pdf_pages))
         signing_time = datetime.now(UTC).replace(microsecond=0)
-        writer = IncrementalPdfFileWriter(BytesIO(data), strict=False)
-        field_name, spec, style, text_params, existing_only = self._placement(writer, reader, request, signing_time)
+        target = self._target(writer, request, signing_time)
         metadata = signers.PdfSignatureMetadata(
-            field_name=field_name,
+            field_name=target.field_name,
             subfilter=SigSeedSubFilter.PADES,
             md_algorithm=None,
             reason=request.reason,
@@ -255,13 +264,13 @@ class DocumentSigner:
             ),
         )
         pdf_signer = _PdfSignerAt(
-            metadata, self.signer, timestamper=self.timestamper, stamp_style=style, new_field_spec=spec,
-            signing_time=signing_time,
+            metadata, self.signer, timestamper=self.timestamper, stamp_style=target.style,
+            new_field_spec=target.new_field, signing_time=signing_time,
         )
         try:
             output = pdf_signer.sign_pdf(
-                writer, existing_fields_only=existing_only, bytes_reserved=self._bytes_reserved,
-                appearance_text_params=text_params,
+                writer, existing_fields_only=target.existing_field, bytes_reserved=self._bytes_reserved,
+                appearance_text_params=target.text_params,
             )
         except (OSError, TimeoutError, TimestampRequestError) as exc:
             raise TimeServiceUnavailable(
@@ -270,18 +279,18 @@ class DocumentSigner:
             ) from exc
         except (PyHankoSigningError, PdfError) as exc:
             raise _explain(exc) from exc
-        return SignedDocument(output.getvalue(), field_name, signing_time, self.level)
+        return SignedDocument(output.getvalue(), target.field_name, signing_time, self.level)
 
     # -- where the signature goes and how it looks ------------------------------------------------------
 
-    def _placement(
-        self, writer: IncrementalPdfFileWriter, reader: object, request: SignatureRequest, signing_time: datetime
-    ) -> tuple[str, SigFieldSpec | None, object, dict[str, str], bool]:
+    def _target(self, writer: IncrementalPdfFileWriter, request: SignatureRequest, signing_time: datetime) -> _Target:
         shown = request.appearance
         name = request.field_name
         if shown is None:
+            if name and _empty_field_exists(writer, name):
+                return _Target(name, None, None, {})
             name = name or _fresh_field_name(writer, "Signature")
-            return name, None, None, {}, False
+            return _Target(name, SigFieldSpec(sig_field_name=name), None, {})
         if isinstance(shown, d30.PersonalSignature):
             style = d30.image_stamp_style(shown.image)
             spec = None
@@ -299,21 +308,22 @@ class DocumentSigner:
                 fields.append_signature_field(
                     writer, SigFieldSpec(SEAL_FIELD, on_page=page, box=d30.seal_box(box, request.seal_diameter_mm))
                 )
-            return name, spec, style, {}, spec is None
+            return _Target(name, spec, style, {})
         if isinstance(shown, d30.OrganizationSeal):
             page, personal_box = personal_signature_box(writer.prev.stream.getvalue(), self.settings)
             style = d30.image_stamp_style(shown.image)
             if _empty_field_exists(writer, SEAL_FIELD) and request.field_name in (None, SEAL_FIELD):
-                return SEAL_FIELD, None, style, {}, True
+                return _Target(SEAL_FIELD, None, style, {})
             box = d30.seal_box(personal_box, shown.diameter_mm)
             name = name or _fresh_field_name(writer, SEAL_FIELD)
-            return name, self._spec(writer, name, page, box), style, {}, False
+            return _Target(name, self._spec(writer, name, page, box), style, {})
         lines = shown.lines(signing_time)
         font = serif_font(self.settings.data_dir / "fonts")
         width, height = _page_size(writer, 0)
         box = d30.notice_box(lines, font, width, height)
         name = name or _fresh_field_name(writer, "SaoY" if isinstance(shown, d30.CopyNotice) else "PhuLuc")
-        return name, self._spec(writer, name, 0, box), d30.notice_stamp_style(font), {"notice": "\n".join(lines)}, False
+        style = d30.notice_stamp_style(font)
+        return _Target(name, self._spec(writer, name, 0, box), style, {"notice": "\n".join(lines)})
 
     def _spec(self, writer: IncrementalPdfFileWriter, name: str, page: int, box: d30.Box) -> SigFieldSpec:
         pages = int(writer.root["/Pages"]["/Count"])

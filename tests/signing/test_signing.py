@@ -298,3 +298,11 @@ def test_demo_images_are_what_the_generator_draws(tmp_path):
         fresh = draw(tmp_path / Path(shipped).name)
         with Image.open(fresh) as a, Image.open(shipped) as b:
             assert ImageChops.difference(a, b).getbbox() is None
+
+
+def test_an_invisible_signature_can_fill_a_named_empty_field(signers, document):
+    signed = DocumentSigner(signers.official, signers.authority.settings).sign(
+        document.data, SignatureRequest(field_name=document.placeholder)
+    )
+    [signature] = offline_validator(signers).validate(signed.data).signatures
+    assert signature.field_name == document.placeholder and signature.verdict is Verdict.TOTAL_PASSED
