@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from api import csc, desk, ops, pki, problems
+from api import csc, desk, ops, pages, pki, problems
 from egov.settings import Settings, get_settings
 
 
@@ -18,4 +18,5 @@ def create_app(settings: Settings | None = None) -> Flask:
     pki.init_app(app, settings)
     csc.init_app(app, settings)
     desk.init_app(app)
+    pages.init_app(app, settings)
     return app
