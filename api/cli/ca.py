@@ -79,8 +79,6 @@ def issue(
         profile=profile.name, subject=subject, csr=csr.read_bytes() if csr else None,
         key_spec=key_algorithm if generate_key else None, backend=backend, validity_days=days, owner=owner,
     )
-    if generate_key and key_algorithm is None:
-        request = IssuanceRequest(**{**request.__dict__, "key_spec": None})
     issued = CertificateAuthority().issue(request, actor)
     pem = issued.certificate.public_bytes(Encoding.PEM)
     if out:
