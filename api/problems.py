@@ -8,7 +8,7 @@ import logging
 from flask import Flask, Response
 from werkzeug.exceptions import HTTPException
 
-from ca.errors import CAError
+from egov.errors import Refusal
 
 PROBLEM_BASE = "https://egov-trust.example/problems/"
 log = logging.getLogger(__name__)
@@ -30,8 +30,8 @@ def _http_code(exc: HTTPException) -> str:
 def init_app(app: Flask) -> None:
     """Turn CA refusals, HTTP errors and anything unexpected into problem+json."""
 
-    @app.errorhandler(CAError)
-    def _ca_error(exc: CAError) -> Response:
+    @app.errorhandler(Refusal)
+    def _refusal(exc: Refusal) -> Response:
         return problem(exc.status, exc.code, exc.english, f"{exc.vietnamese} / {exc.english}")
 
     @app.errorhandler(HTTPException)

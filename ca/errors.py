@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
+from egov.errors import Refusal
 
-class CAError(Exception):
-    """Base for every refusal of the CA. `code` is stable (the RFC 9457 problem type's last segment)."""
+
+class CAError(Refusal):
+    """Base for every refusal of the CA."""
 
     code = "ca-error"
-    status = 400
-
-    def __init__(self, vietnamese: str, english: str) -> None:
-        super().__init__(f"{vietnamese} / {english}")
-        self.vietnamese = vietnamese
-        self.english = english
 
 
 class InvalidRequest(CAError):

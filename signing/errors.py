@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
+from egov.errors import Refusal
 
-class SigningError(Exception):
-    """Base for every refusal to sign or read a document. `code` is stable (the problem type's last segment)."""
+
+class SigningError(Refusal):
+    """Base for every refusal to sign or read a document."""
 
     code = "signing-error"
-    status = 400
-
-    def __init__(self, vietnamese: str, english: str) -> None:
-        super().__init__(f"{vietnamese} / {english}")
-        self.vietnamese = vietnamese
-        self.english = english
 
 
 class InvalidDocument(SigningError):

@@ -7,8 +7,8 @@ from datetime import datetime, timedelta, timezone
 
 import click
 
-from ca.errors import CAError
 from ca.keys import KeyError_
+from egov.errors import Refusal
 from egov.settings import SettingsError
 
 VIETNAM = timezone(timedelta(hours=7), "ICT")
@@ -48,7 +48,7 @@ def run_guarded(group: click.Group) -> int:
     except click.exceptions.Abort:
         click.echo("Đã hủy / aborted", err=True)
         return 1
-    except CAError as exc:
+    except Refusal as exc:
         click.echo(f"Lỗi / error [{exc.code}]: {exc.vietnamese}\n  {exc.english}", err=True)
         return EXIT_REFUSED
     except (KeyError_, SettingsError) as exc:
