@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from api import csc, desk, ops, pages, pki, problems
+from api import csc, desk, ops, pages, pki, problems, web
 from egov.settings import Settings, get_settings
 
 
@@ -14,9 +14,12 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = settings.max_request_bytes
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     problems.init_app(app)
+    web.init_app(app, settings)
     ops.init_app(app, settings)
     pki.init_app(app, settings)
     csc.init_app(app, settings)
     desk.init_app(app)
+    for machine_facing in (pki.blueprint, csc.blueprint, desk.blueprint):  # OCSP/TSA, CSC, desk JSON: no forms
+        web.csrf.exempt(machine_facing)
     pages.init_app(app, settings)
     return app
