@@ -25,8 +25,8 @@ def realm_plan(settings: Settings, portal_dvc: str, portal_motcua: str, signing_
 
     urls = (portal_dvc.rstrip("/"), portal_motcua.rstrip("/"))
     portals = tuple(PortalClient(cid, vi, url) for (cid, vi, _), url in zip(PORTALS, urls, strict=True))
-    return RealmPlan(settings.keycloak_url, portals, (signing_desk or settings.public_base_url).rstrip("/"),
-                     settings.stored_secret)
+    desk = signing_desk or f"{settings.public_base_url}/desk"  # the desk's pages live under /desk/ (api/desk_pages.py)
+    return RealmPlan(settings.keycloak_url, portals, desk.rstrip("/"), settings.stored_secret)
 
 
 portal_options = [
@@ -85,7 +85,7 @@ def status() -> None:
 
 @idp.command()
 @_with_portal_options
-@click.option("--signing-desk", help="Base URL of the signing desk (default: EGOV_PUBLIC_BASE_URL).")
+@click.option("--signing-desk", help="Base URL of the signing desk (default: EGOV_PUBLIC_BASE_URL/desk).")
 def apply(portal_dvc: str, portal_motcua: str, signing_desk: str | None) -> None:
     """Áp dụng realm / create or update realms egov and vneid (idempotent); prints the demo users."""
     from idp.otp import otpauth_uri
