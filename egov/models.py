@@ -2,5 +2,5 @@
 
 import ca.models  # noqa: F401
 import egov.audit  # noqa: F401
-import signing.remote.models  # noqa: F401
 import signing.desk_models  # noqa: F401
+import signing.remote.models  # noqa: F401
