@@ -14,9 +14,10 @@ import pytest
 from ca.authority import CertificateAuthority
 from egov.db import Database, forget_databases, get_database
 from egov.settings import Settings, reset_settings
-from tests.support.postgres import PostgresServer
+from tests.support.postgres import PostgresServer, shared_server, stop_shared_server
 from tests.support.server import PkiServer, start_pki_server
 from tests.support.softhsm import SoftHsmToken, create_token
+from tests.support.sso import SsoWorld, running_sso
 
 REPO = Path(__file__).resolve().parent.parent
 TEST_PASSPHRASE = "test-passphrase-not-for-production"
@@ -28,12 +29,40 @@ def softhsm() -> SoftHsmToken:
 
 
 @pytest.fixture(scope="session")
-def postgres() -> Iterator[PostgresServer]:
-    server = PostgresServer()
-    server.start()
-    yield server
+def sso(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SsoWorld]:
+    """One real Keycloak for the whole test session (started and stopped through `egov idp`), realms applied, and
+    both demo portals serving on free loopback ports so Keycloak can call their back-channel logout endpoints."""
+    with running_sso(tmp_path_factory.mktemp("sso")) as world:
+        yield world
+
+
+# Where the service-level tests keep their data: `--egov-database=postgres` (the suite's second pass in
+# scripts/test) gives every data dir made by `settings_env_for` its own database on a real PostgreSQL.
+SERVICE_DATABASE = {"kind": "sqlite"}
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--egov-database", choices=("sqlite", "postgres"), default="sqlite",
+                     help="database of the servers the tests start: SQLite (default) or a real PostgreSQL")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    SERVICE_DATABASE["kind"] = config.getoption("--egov-database")
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return f"egov-trust service database: {config.getoption('--egov-database')}"
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
     forget_databases()
-    server.stop()
+    stop_shared_server()
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    """A real PostgreSQL cluster (Debian's binaries, installed by scripts/bootstrap), shared by the session."""
+    yield shared_server()
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -55,8 +84,9 @@ def settings_env(tmp_path: Path, softhsm: SoftHsmToken) -> dict[str, str]:
 
 
 def settings_env_for(data_dir: Path, softhsm: SoftHsmToken) -> dict[str, str]:
-    """The EGOV_* environment over `data_dir` (for fixtures of a wider scope than one test)."""
-    return {
+    """The EGOV_* environment over `data_dir` (for fixtures of a wider scope than one test); in the PostgreSQL
+    pass its database is a fresh one on the shared cluster instead of SQLite in the data dir."""
+    env = {
         "EGOV_DATA_DIR": str(data_dir),
         "EGOV_KEY_PASSPHRASE": TEST_PASSPHRASE,
         "EGOV_PKCS11_MODULE": softhsm.module,
@@ -64,6 +94,9 @@ def settings_env_for(data_dir: Path, softhsm: SoftHsmToken) -> dict[str, str]:
         "EGOV_PKCS11_PIN": softhsm.pin,
         "EGOV_PUBLIC_BASE_URL": "http://127.0.0.1:8080",
     }
+    if SERVICE_DATABASE["kind"] == "postgres":
+        env["EGOV_DATABASE_URL"] = shared_server().create_database()
+    return env
 
 
 @pytest.fixture

@@ -73,16 +73,44 @@ class PostgresServer:
     def url(self, database: str = "postgres") -> str:
         return f"postgresql+psycopg://egov@127.0.0.1:{self.port}/{database}"
 
-    @contextmanager
-    def fresh_database(self) -> Iterator[str]:
-        """A new, empty database for one test; dropped afterwards."""
+    def create_database(self) -> str:
+        """A new, empty database; it lives as long as the cluster."""
         import psycopg
 
         name = f"t_{uuid.uuid4().hex[:12]}"
         with psycopg.connect(f"host=127.0.0.1 port={self.port} user=egov dbname=postgres", autocommit=True) as conn:
             conn.execute(f'CREATE DATABASE "{name}"')
+        return self.url(name)
+
+    @contextmanager
+    def fresh_database(self) -> Iterator[str]:
+        """A new, empty database for one test; dropped afterwards."""
+        import psycopg
+
+        url = self.create_database()
+        name = url.rsplit("/", 1)[1]
         try:
-            yield self.url(name)
+            yield url
         finally:
             with psycopg.connect(f"host=127.0.0.1 port={self.port} user=egov dbname=postgres", autocommit=True) as c:
                 c.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+_shared: PostgresServer | None = None
+
+
+def shared_server() -> PostgresServer:
+    """The test process's one PostgreSQL cluster, started on first use (stop it with `stop_shared_server`)."""
+    global _shared
+    if _shared is None:
+        server = PostgresServer()
+        server.start()
+        _shared = server
+    return _shared
+
+
+def stop_shared_server() -> None:
+    global _shared
+    if _shared is not None:
+        _shared.stop()
+        _shared = None

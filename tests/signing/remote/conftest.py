@@ -16,23 +16,17 @@ from ca.authority import CertificateAuthority
 from egov.db import get_database
 from egov.settings import Settings
 from idp.otp import totp
-from tests.conftest import TEST_PASSPHRASE
+from tests.conftest import settings_env_for
 from tests.support.headless import LoginFormError
 from tests.support.postgres import free_port
 from tests.support.server import PkiServer
 from tests.support.softhsm import SoftHsmToken
-from tests.support.sso import SsoWorld, run_egov, running_sso
+from tests.support.sso import SsoWorld, run_egov
 
 # Inside the 300 s token lifetime and the 300 s step-up freshness, with a minute to spare for the test using it.
 # Every loa2 login spends a TOTP code; fewer logins, fewer chances to meet Keycloak's brute-force guard.
 TOKEN_REUSE_SECONDS = 240
 LOCKOUT_WAIT_SECONDS = 70  # Keycloak locks an account for a minute after failures less than a second apart
-
-
-@pytest.fixture(scope="session")
-def sso(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SsoWorld]:
-    with running_sso(tmp_path_factory.mktemp("sso")) as world:
-        yield world
 
 
 class Tokens:
@@ -125,11 +119,7 @@ def csc(sso: SsoWorld, softhsm: SoftHsmToken, tmp_path_factory: pytest.TempPathF
     data_dir: Path = tmp_path_factory.mktemp("csc")
     port = free_port()
     env = {
-        "EGOV_DATA_DIR": str(data_dir),
-        "EGOV_KEY_PASSPHRASE": TEST_PASSPHRASE,
-        "EGOV_PKCS11_MODULE": softhsm.module,
-        "EGOV_PKCS11_TOKEN": softhsm.label,
-        "EGOV_PKCS11_PIN": softhsm.pin,
+        **settings_env_for(data_dir, softhsm),
         "EGOV_PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
         **{k: v for k, v in sso.env.items() if k.startswith("EGOV_KEYCLOAK_")},
     }
