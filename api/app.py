@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from api import csc, desk, ops, pages, pki, problems, web
+from api import csc, desk, ops, pages, pki, problems, v1, verification, web
 from egov.settings import Settings, get_settings
 
 
@@ -19,7 +19,9 @@ def create_app(settings: Settings | None = None) -> Flask:
     pki.init_app(app, settings)
     csc.init_app(app, settings)
     desk.init_app(app)
-    for machine_facing in (pki.blueprint, csc.blueprint, desk.blueprint):  # OCSP/TSA, CSC, desk JSON: no forms
+    v1.init_app(app, settings)
+    for machine_facing in (pki.blueprint, csc.blueprint, desk.blueprint, v1.blueprint):  # protocols and JSON: no forms
         web.csrf.exempt(machine_facing)
     pages.init_app(app, settings)
+    verification.init_app(app, settings)
     return app

@@ -28,6 +28,12 @@ class AuditRecord(Base):
     prev_hash: Mapped[str] = mapped_column(String(64), nullable=False)
     hash: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
 
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "seq": self.seq, "at": self.at.isoformat(), "actor": self.actor, "action": self.action,
+            "target": self.target, "details": json.loads(self.details), "prev_hash": self.prev_hash, "hash": self.hash,
+        }
+
 
 class AuditHead(Base):
     """The single row naming the newest record: the lock writers queue on, and the check that catches a
@@ -98,8 +104,27 @@ def verify_chain(session: Session) -> ChainVerification:
     return ChainVerification(count, True)
 
 
-def list_records(session: Session, *, target: str | None = None, limit: int = 100) -> list[AuditRecord]:
+def list_records(
+    session: Session,
+    *,
+    target: str | None = None,
+    action: str | None = None,
+    actor: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    before: int | None = None,
+    limit: int = 100,
+) -> list[AuditRecord]:
+    """The newest records first, narrowed by exact target, action and actor, by time (`since` inclusive, `until`
+    exclusive), and to those older than record `before` (the cursor of the next page)."""
     query = select(AuditRecord).order_by(AuditRecord.seq.desc()).limit(limit)
-    if target is not None:
-        query = query.where(AuditRecord.target == target)
+    for column, wanted in ((AuditRecord.target, target), (AuditRecord.action, action), (AuditRecord.actor, actor)):
+        if wanted is not None:
+            query = query.where(column == wanted)
+    if since is not None:
+        query = query.where(AuditRecord.at >= since)
+    if until is not None:
+        query = query.where(AuditRecord.at < until)
+    if before is not None:
+        query = query.where(AuditRecord.seq < before)
     return list(session.execute(query).scalars())

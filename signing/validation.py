@@ -85,7 +85,7 @@ class Verdict(enum.Enum):
 
     @property
     def vietnamese(self) -> str:
-        return {"TOTAL-PASSED": "HỢP LỆ", "INDETERMINATE": "CHƯA XÁC ĐỊNH", "TOTAL-FAILED": "KHÔNG HỢP LỆ"}[self.value]
+        return {"TOTAL-PASSED": "HỢP LỆ", "INDETERMINATE": "KHÔNG XÁC ĐỊNH", "TOTAL-FAILED": "KHÔNG HỢP LỆ"}[self.value]
 
     @property
     def rank(self) -> int:

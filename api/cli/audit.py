@@ -38,10 +38,7 @@ def list_records(target: str | None, limit: int, as_json: bool) -> None:
         records = trail.list_records(session, target=target, limit=limit)
     for record in records:
         if as_json:
-            click.echo(json.dumps({
-                "seq": record.seq, "at": record.at.isoformat(), "actor": record.actor, "action": record.action,
-                "target": record.target, "details": json.loads(record.details), "hash": record.hash,
-            }, ensure_ascii=False))
+            click.echo(json.dumps(record.to_dict(), ensure_ascii=False))
         else:
             click.echo(
                 f"{record.seq:>6}  {vietnam_time(record.at)}  {record.actor:<20} {record.action:<22} {record.target}"

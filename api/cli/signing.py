@@ -16,6 +16,7 @@ from api.cli.common import EXIT_REFUSED, actor_option, vietnam_time
 from egov.settings import get_settings
 from signing import appearance as d30
 from signing.errors import SigningError
+from signing.explanation import CHANGES, COVERAGE, REVOCATION, YES_NO
 from signing.signer import DocumentSigner, PadesLevel, SignatureRequest, record_signature, write_atomically
 from signing.validation import DocumentValidator, SignatureReport, ValidationReport, Verdict
 
@@ -190,16 +191,6 @@ def sign(
         raise click.exceptions.Exit(EXIT_FAILED)
 
 
-YES_NO = {True: "có / yes", False: "không / no", None: "-"}
-COVERAGE = {"entire-file": "toàn bộ tệp / entire file", "entire-revision": "toàn bộ phiên bản đã ký / its revision",
-            "partial": "một phần / partial"}
-CHANGES = {"none": "không / none", "ltv-updates": "chỉ bổ sung dữ liệu kiểm tra dài hạn / validation data only",
-           "form-filling": "thêm chữ ký, điền biểu mẫu / signatures, form filling",
-           "annotations": "chú thích / annotations", "other": "CÓ SỬA NỘI DUNG / CONTENT CHANGED"}
-REVOCATION = {"good": "chưa thu hồi / good", "revoked": "ĐÃ THU HỒI / REVOKED",
-              "unknown": "chưa xác định / unknown", "not-checked": "không kiểm tra / not checked"}
-
-
 def _describe(report: ValidationReport, path: Path) -> Iterator[str]:
     verdict = report.verdict
     yield f"{path}: {verdict.vietnamese} / {verdict.value}  ({len(report.signatures)} chữ ký / signatures)"
@@ -217,14 +208,14 @@ def _describe_signature(index: int, sig: SignatureReport) -> Iterator[str]:
         ("Cấp bởi / issuer", signer.issuer),
         ("Thời điểm ký (khai báo) / claimed signing time", vietnam_time(sig.claimed_signing_time)),
         ("Dấu thời gian / timestamp", f"{vietnam_time(sig.timestamp_time)} (hợp lệ / valid: "
-                                      f"{YES_NO[sig.timestamp_valid]})" if sig.timestamp_time else "-"),
-        ("Toàn vẹn / intact", YES_NO[sig.intact]),
-        ("Chuỗi tin cậy / trusted chain", YES_NO[sig.trusted]),
-        ("Trạng thái thu hồi / revocation", REVOCATION.get(sig.revocation, sig.revocation)
+                                      f"{YES_NO.get(sig.timestamp_valid, '-')})" if sig.timestamp_time else "-"),
+        ("Toàn vẹn / intact", str(YES_NO[sig.intact])),
+        ("Chuỗi tin cậy / trusted chain", str(YES_NO[sig.trusted])),
+        ("Trạng thái thu hồi / revocation", str(REVOCATION.get(sig.revocation, sig.revocation))
          + (f" {vietnam_time(sig.revoked_at)}" if sig.revoked_at else "")
          + (" — sau khi ký / after signing" if sig.revocation == "revoked" and sig.passed else "")),
-        ("Phạm vi ký / covers", COVERAGE.get(sig.coverage, sig.coverage)),
-        ("Thay đổi sau khi ký / later changes", CHANGES.get(sig.modification, sig.modification)),
+        ("Phạm vi ký / covers", str(COVERAGE.get(sig.coverage, sig.coverage))),
+        ("Thay đổi sau khi ký / later changes", str(CHANGES.get(sig.modification, sig.modification))),
         ("Mức PAdES / level", sig.level + (" (chữ ký chứng nhận / certification)" if sig.certification else "")),
     ]
     for label, value in rows:
