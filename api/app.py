@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from api import csc, desk, ops, pages, pki, problems, v1, verification, web
+from api import csc, desk, desk_pages, ops, pages, pki, problems, v1, verification, web
 from egov.settings import Settings, get_settings
 
 
@@ -23,5 +23,6 @@ def create_app(settings: Settings | None = None) -> Flask:
     for machine_facing in (pki.blueprint, csc.blueprint, desk.blueprint, v1.blueprint):  # protocols and JSON: no forms
         web.csrf.exempt(machine_facing)
     pages.init_app(app, settings)
+    desk_pages.init_app(app, settings)
     verification.init_app(app, settings)
     return app

@@ -29,8 +29,11 @@ APPROVAL_WAIT_SECONDS = 120
 
 @dataclass(frozen=True)
 class DeskDocument:
+    """A PDF of the batch; `request` overrides the batch's signature request for it (its own page and box)."""
+
     name: str
     data: bytes
+    request: SignatureRequest | None = None
 
 
 class _Aborted(Exception):
@@ -123,7 +126,8 @@ def sign_documents(service: RemoteSigningService, caller: Caller, credential_id:
     def one(index: int) -> SignedDocument:
         credential = Credential(held.serial, held.profile, held.certificate, held.chain, _ApprovedKey(batch, index))
         try:
-            return DocumentSigner(credential, service.settings, level).sign(documents[index].data, request)
+            document = documents[index]
+            return DocumentSigner(credential, service.settings, level).sign(document.data, document.request or request)
         except BaseException as exc:
             batch.abort(exc)
             raise
