@@ -166,9 +166,13 @@ def requires(*roles: str) -> Callable[[F], F]:
     return decorate
 
 
-def _start_login(action: str, documents: list[int] | None = None, next_path: str = "/desk/",
-                 acr_values: str | None = None) -> Response:
-    login = _sign_on().client.authorization_request(acr_values=acr_values)
+def _start_login(action: str, documents: list[int] | None = None, next_path: str = "/desk/") -> Response:
+    """To Keycloak; an approval asks for loa2 (the OTP) within the signing freshness (`max_age`: an older login
+    is asked again, so the token's auth_time is recent enough for the remote-signing service)."""
+    approval = action in ("sign", "seal")
+    login = _sign_on().client.authorization_request(
+        acr_values=SIGNING_ACR if approval else None,
+        max_age=current_app.extensions[EXTENSION]["max_auth_age"] if approval else None)
     user = current_user()
     session[PENDING_LOGIN] = {"state": login.state, "nonce": login.nonce, "verifier": login.code_verifier,
                               "action": action, "documents": documents or [], "next": next_path,
@@ -368,7 +372,7 @@ def approve() -> Response:
     if not set(selected) <= owned:
         raise DeskRefusal("Có văn bản đã chọn không còn chờ duyệt", "a selected document is no longer pending")
     desk.credential(user.subject, "official")  # type: ignore[union-attr]
-    return _start_login("sign", selected, acr_values=SIGNING_ACR)
+    return _start_login("sign", selected)
 
 
 @blueprint.post("/seal")
@@ -381,7 +385,7 @@ def seal() -> Response:
     if not set(selected) <= waiting:
         raise DeskRefusal("Có văn bản đã chọn không còn chờ đóng dấu", "a selected document no longer awaits the seal")
     desk.credential(user.subject, "organization")  # type: ignore[union-attr]
-    return _start_login("seal", selected, acr_values=SIGNING_ACR)
+    return _start_login("seal", selected)
 
 
 # -- errors as pages ---------------------------------------------------------------------------------------
@@ -440,6 +444,7 @@ def init_app(app: Flask, settings: Settings) -> None:
     database = get_database(settings)
     app.extensions[EXTENSION] = {
         "csp": _content_security_policy(settings),
+        "max_auth_age": settings.signing_max_auth_age,
         "sign_on": SignOn(settings),
         "sessions": DeskSessions(database),
         "documents": DeskDocuments(database, settings, CertificateAuthority(settings, database)),
