@@ -17,7 +17,7 @@ from egov.settings import Settings
 from tests.apiv1.conftest import bearer
 from tests.support.server import PkiServer
 
-SCHEMATHESIS_BUDGET = 90  # seconds; the run takes well under that
+SCHEMATHESIS_BUDGET = 120  # seconds; bounded by --max-examples, the run takes about ten
 
 
 def openapi_path(rule: str) -> str:
@@ -59,7 +59,7 @@ def test_schemathesis_finds_no_server_error_and_no_schema_violation(api_server: 
         sys.executable, "-m", "schemathesis.cli", "--config-file", str(config), "run", f"{api_server.url}/openapi.json",
         "--checks", "all", "--max-examples", "10", "--seed", "20261123", "--workers", "1",
         "--header", f"Authorization: {bearer(auditor_token)['Authorization']}", "--request-timeout", "60",
-        "--max-time", str(SCHEMATHESIS_BUDGET - 30), "--report", "junit", "--report-junit-path", str(junit),
+        "--report", "junit", "--report-junit-path", str(junit),
         "--no-color",
     ]
     result = subprocess.run(command, capture_output=True, text=True, timeout=SCHEMATHESIS_BUDGET, cwd=tmp_path,
