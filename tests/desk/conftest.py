@@ -239,9 +239,14 @@ def desk(sso: SsoWorld, tmp_path_factory: pytest.TempPathFactory) -> Iterator[De
 
 
 def content_disposition_name(response: requests.Response) -> str:
-    """The UTF-8 file name of an attachment (RFC 6266 filename*)."""
+    """The file name of an attachment: RFC 6266 `filename*` (UTF-8) when given, else plain `filename`."""
     from urllib.parse import unquote
 
-    match = re.search(r"filename\*=UTF-8''([^;]+)", response.headers.get("Content-Disposition", ""))
-    assert match, response.headers.get("Content-Disposition")
-    return unquote(match.group(1))
+    header = response.headers.get("Content-Disposition", "")
+    assert header.startswith("attachment"), header
+    encoded = re.search(r"filename\*=UTF-8''([^;]+)", header)
+    if encoded:
+        return unquote(encoded.group(1))
+    plain = re.search(r'filename="?([^";]+)"?', header)
+    assert plain, header
+    return plain.group(1)
