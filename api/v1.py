@@ -7,7 +7,7 @@ import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
@@ -33,7 +33,7 @@ from idp.web import problem as token_problem
 from signing.appearance import vietnam_iso
 from signing.errors import InvalidDocument, SigningError
 from signing.explanation import VERDICTS, kind_of
-from signing.validation import ValidationReport, validate_pdf
+from signing.validation import DocumentValidator, ValidationReport
 
 EXTENSION = "egov.apiv1"
 PREFIX = "/api/v1"
@@ -67,18 +67,23 @@ def _settings() -> Settings:
 # -- verification -----------------------------------------------------------------------------------------------
 
 
-def uploaded_pdf(field: str = "file") -> bytes:
-    """The bytes of the uploaded file (multipart/form-data); 413 past MAX_CONTENT_LENGTH is raised by Werkzeug."""
+class Upload(NamedTuple):
+    name: str | None
+    data: bytes
+
+
+def uploaded_pdf(field: str = "file") -> Upload:
+    """The uploaded file (multipart/form-data); 413 past MAX_CONTENT_LENGTH is raised by Werkzeug."""
     upload = request.files.get(field)
     if upload is None:
         raise BadParameter("Chưa chọn tệp PDF để kiểm tra", f"no file: send the PDF as the multipart field {field!r}")
-    return upload.read()
+    return Upload(upload.filename or None, upload.read())
 
 
-def verify_document(data: bytes, settings: Settings) -> ValidationReport:
+def verify_document(upload: Upload, settings: Settings) -> ValidationReport:
     """The validation report, or a refusal: not a PDF, no signatures, or a PDF too damaged to read its signatures."""
     try:
-        return validate_pdf(data, settings)
+        return DocumentValidator(settings).validate(upload.data, upload.name)
     except SigningError:
         raise
     except (PdfError, SignatureValidationError, ValueError, KeyError, TypeError, AttributeError, IndexError) as exc:

@@ -72,11 +72,11 @@ class SignatureView:
         return "({:.0f}, {:.0f}) – ({:.0f}, {:.0f}) pt".format(*box) if box else None
 
 
-def _page(report: ValidationReport | None = None, error: Refusal | None = None, status: int = 200,
-          filename: str | None = None) -> tuple[str, int]:
+def _page(report: ValidationReport | None = None, error: Refusal | None = None, status: int = 200
+          ) -> tuple[str, int]:
     signatures = [SignatureView.of(s) for s in report.signatures] if report else []
     html = render_template(
-        "verify.html", report=report, signatures=signatures, error=error, filename=filename,
+        "verify.html", report=report, signatures=signatures, error=error,
         verdict_name=VERDICT_NAMES[report.verdict] if report else None,
         verdict=VERDICTS[report.verdict] if report else None,
         limit_mb=current_app.config["MAX_CONTENT_LENGTH"] // (1024 * 1024), yes_no=YES_NO,

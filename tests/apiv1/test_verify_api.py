@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
 import requests
 
+from signing import appearance as d30
+from signing.signer import DocumentSigner, SignatureRequest
 from tests.apiv1.conftest import MAX_UPLOAD, SignedDocuments
+from tests.signing.conftest import Signers
 from tests.support.documents import SIGNER_NAME
 from tests.support.server import PkiServer
 
@@ -22,10 +26,11 @@ def assert_problem(response: requests.Response, status: int, code: str) -> dict:
 
 
 def test_valid_signature_reads_hop_le_with_signer_time_and_place(api_server, documents: SignedDocuments):
-    response = verify(api_server, documents.valid)
+    response = verify(api_server, documents.valid, "quyet-dinh-123.pdf")
     assert response.status_code == 200 and response.headers["Content-Type"] == "application/json"
     report = response.json()
     assert report["verdict"] == "TOTAL-PASSED" and report["verdict_vi"] == "hợp lệ"
+    assert report["document"] == "quyet-dinh-123.pdf"
     [signature] = report["signatures"]
     assert signature["signer"]["name"] == SIGNER_NAME and signature["signer"]["identifier"] == "CCCD:070186000123"
     assert signature["kind"] == "personal" and signature["level"] == "B-B"
@@ -41,6 +46,18 @@ def test_seal_is_reported_as_the_organisations_signature(api_server, documents: 
     personal, seal = report["signatures"]
     assert (personal["kind"], seal["kind"]) == ("personal", "seal")
     assert seal["signer"]["identifier"] == "MST:3800123456" and personal["modification"] == "form-filling"
+
+
+@pytest.mark.parametrize(("notice", "kind"), [
+    (d30.CopyNotice("SAO Y", "Văn phòng Ủy ban nhân dân tỉnh Bình Phước"), "copy"),
+    (d30.AttachmentNotice("123/QĐ-UBND"), "attachment"),
+])
+def test_copies_and_attachments_are_told_apart(api_server, signers: Signers, documents: SignedDocuments, notice, kind):
+    signed = DocumentSigner(signers.agency, signers.authority.settings).sign(
+        documents.unsigned, SignatureRequest(appearance=notice)).data
+    report = verify(api_server, signed).json()
+    [signature] = [s for s in report["signatures"] if s["kind"] == kind]
+    assert signature["verdict"] == "TOTAL-PASSED" and signature["page"] == 0  # top right of the first page
 
 
 def test_tampered_document_is_khong_hop_le(api_server, documents: SignedDocuments):
