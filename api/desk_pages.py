@@ -26,6 +26,7 @@ Without the needed role a page answers a bilingual 403 (`#error`); a form POST w
 from __future__ import annotations
 
 import functools
+import json
 import logging
 import threading
 from collections.abc import Callable
@@ -125,6 +126,14 @@ def current_user() -> DeskUser | None:
     if "desk_user" not in g:
         g.desk_user = _sessions().find(request.cookies.get(COOKIE))
     return g.desk_user
+
+
+def signed_in() -> DeskUser:
+    """The person at the desk, in a view guarded by `requires`."""
+    user = current_user()
+    if user is None:
+        raise LoginRequired()
+    return user
 
 
 def _notify(kind: str, vietnamese: str, english: str) -> None:
@@ -247,7 +256,7 @@ def _approve(pending: dict[str, Any], access: AccessToken) -> None:
             _notify("ok", f"Đã ký {len(done)} văn bản (mức {desk.level.value})",
                     f"signed {len(done)} document(s) at PAdES {desk.level.value}")
         else:
-            done = desk.seal(remote_signing_service(), caller, current_user().display_name, documents)  # type: ignore[union-attr]
+            done = desk.seal(remote_signing_service(), caller, signed_in().display_name, documents)
             _notify("ok", f"Đã đóng dấu {len(done)} văn bản (mức {desk.level.value})",
                     f"sealed {len(done)} document(s) at PAdES {desk.level.value}")
     except Refusal as refusal:
@@ -273,7 +282,7 @@ def backchannel_logout() -> Response:
     try:
         event = _sign_on().logout_tokens.verify(request.form.get("logout_token", ""))
     except TokenError as exc:
-        return Response(f'{{"error": "invalid_request", "reason": "{exc.reason}"}}', status=400,
+        return Response(json.dumps({"error": "invalid_request", "reason": exc.reason}), status=400,
                         mimetype="application/json", headers={"Cache-Control": "no-store"})
     ended = _sessions().end(event.session_id, event.subject)
     log.info("desk back-channel logout ended %d session(s)", ended)
@@ -305,10 +314,10 @@ def index() -> Response | str:
 @blueprint.post("/upload")
 @requires(OFFICIAL)
 def upload() -> Response:
-    user = current_user()
+    user = signed_in()
     files = [f for f in request.files.getlist("documents") if f.filename]
     uploads = [Upload(clean_file_name(f.filename), f.read()) for f in files]
-    stored = _documents().upload(user.subject, user.display_name, uploads)  # type: ignore[union-attr]
+    stored = _documents().upload(user.subject, user.display_name, uploads)
     _notify("ok", f"Đã tải lên {len(stored)} văn bản, chờ duyệt", f"uploaded {len(stored)} document(s), pending")
     return redirect(url_for("desk_pages.index"))
 
@@ -316,13 +325,13 @@ def upload() -> Response:
 @blueprint.get("/documents/<int:document_id>")
 @requires(OFFICIAL)
 def document(document_id: int) -> str:
-    user = current_user()
+    user = signed_in()
     desk = _documents()
-    shown = desk.owned(user.subject, document_id)  # type: ignore[union-attr]
+    shown = desk.owned(user.subject, document_id)
     page = request.args.get("page", type=int) or shown.page
     if not 1 <= page <= shown.page_count:
         page = shown.page
-    width, height = desk.page_size(user.subject, document_id, page)  # type: ignore[union-attr]
+    width, height = desk.page_size(user.subject, document_id, page)
     return render_template("desk/document.html", user=user, document=shown, page=page, page_width=width,
                            page_height=height, notice=session.pop(NOTICE, None))
 
@@ -330,13 +339,13 @@ def document(document_id: int) -> str:
 @blueprint.post("/documents/<int:document_id>/placement")
 @requires(OFFICIAL)
 def placement(document_id: int) -> Response:
-    user = current_user()
+    user = signed_in()
     try:
         page = int(request.form.get("page", ""))
-        box = tuple(float(request.form.get(name, "")) for name in ("x1", "y1", "x2", "y2"))
+        x1, y1, x2, y2 = (float(request.form.get(name, "")) for name in ("x1", "y1", "x2", "y2"))
     except ValueError as exc:
         raise DeskRefusal("Trang và khung chữ ký phải là số", "the page and the box must be numbers") from exc
-    _documents().place(user.subject, document_id, page, box)  # type: ignore[union-attr, arg-type]
+    _documents().place(user.subject, document_id, page, (x1, y1, x2, y2))
     _notify("ok", f"Đã lưu vị trí chữ ký: trang {page}", f"signature position saved: page {page}")
     return redirect(url_for("desk_pages.document", document_id=document_id))
 
@@ -344,17 +353,17 @@ def placement(document_id: int) -> Response:
 @blueprint.get("/documents/<int:document_id>/preview.png")
 @requires(OFFICIAL)
 def preview(document_id: int) -> Response:
-    user = current_user()
+    user = signed_in()
     page = request.args.get("page", type=int) or 1
-    png = _documents().preview(user.subject, document_id, page)  # type: ignore[union-attr]
+    png = _documents().preview(user.subject, document_id, page)
     return Response(png, mimetype="image/png", headers={"Cache-Control": "private, no-store"})
 
 
 @blueprint.get("/documents/<int:document_id>/download")
 @requires(OFFICIAL, CLERK)
 def download(document_id: int) -> Response:
-    user = current_user()
-    signed = _documents().download(user.subject, document_id)  # type: ignore[union-attr]
+    user = signed_in()
+    signed = _documents().download(user.subject, document_id)
     response = send_file(BytesIO(signed.data), mimetype="application/pdf", as_attachment=True,
                          download_name=signed.file_name)
     response.headers["Cache-Control"] = "private, no-store"
@@ -365,26 +374,16 @@ def download(document_id: int) -> Response:
 @requires(OFFICIAL)
 def approve() -> Response:
     """Check what can be checked before spending the official's OTP, then step up to loa2."""
-    user = current_user()
     selected = _selected_documents()
-    desk = _documents()
-    owned = {d.id for d in desk.of_owner(user.subject) if d.status == "pending"}  # type: ignore[union-attr]
-    if not set(selected) <= owned:
-        raise DeskRefusal("Có văn bản đã chọn không còn chờ duyệt", "a selected document is no longer pending")
-    desk.credential(user.subject, "official")  # type: ignore[union-attr]
+    _documents().check_signing(signed_in().subject, selected)
     return _start_login("sign", selected)
 
 
 @blueprint.post("/seal")
 @requires(CLERK)
 def seal() -> Response:
-    user = current_user()
     selected = _selected_documents()
-    desk = _documents()
-    waiting = {d.id for d in desk.awaiting_seal()}
-    if not set(selected) <= waiting:
-        raise DeskRefusal("Có văn bản đã chọn không còn chờ đóng dấu", "a selected document no longer awaits the seal")
-    desk.credential(user.subject, "organization")  # type: ignore[union-attr]
+    _documents().check_sealing(signed_in().subject, selected)
     return _start_login("seal", selected)
 
 

@@ -12,7 +12,7 @@ from io import BytesIO
 
 import pypdfium2 as pdfium
 from PIL import ImageDraw
-from sqlalchemy import or_, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, defer
 
 from ca.authority import CertificateAuthority
@@ -40,6 +40,7 @@ DEFAULT_BOX_WIDTH, DEFAULT_BOX_HEIGHT = 170.0, 85.0
 DEFAULT_RIGHT_MARGIN = 20 * d30.POINTS_PER_MM
 DEFAULT_BOTTOM = 40 * d30.POINTS_PER_MM
 PREVIEW_WIDTH_PX = 640
+_WITHOUT_BYTES = (defer(DeskDocumentRecord.original), defer(DeskDocumentRecord.signed))  # listings need no PDFs
 _PDFIUM = threading.Lock()  # PDFium is not thread-safe; gunicorn's threaded workers share one per process
 
 # What people read when the remote-signing service refuses (its own messages are English, for machines).
@@ -267,28 +268,30 @@ class DeskDocuments:
 
     def preview(self, owner: str, document_id: int, page: int) -> bytes:
         """The page as PNG, for the document's owner only, the chosen box outlined on its page."""
-        with self.database.transaction() as session:
-            record = self._owned(session, owner, document_id)
-            data, chosen = record.original, _placement(record)
-            if not 1 <= page <= record.page_count:
-                raise DocumentNotFound()
+        data, chosen = self._page_of(owner, document_id, page)
         return render_preview(data, page - 1, chosen.box if chosen.page == page - 1 else None)
 
     def page_size(self, owner: str, document_id: int, page: int) -> tuple[float, float]:
+        return page_size(self._page_of(owner, document_id, page)[0], page - 1)
+
+    def _page_of(self, owner: str, document_id: int, page: int) -> tuple[bytes, d30.Placement]:
+        """The owner's original PDF and its chosen placement, when `page` (1-based) is one of its pages."""
         with self.database.transaction() as session:
             record = self._owned(session, owner, document_id)
             if not 1 <= page <= record.page_count:
                 raise DocumentNotFound()
-            return page_size(record.original, page - 1)
+            return record.original, _placement(record)
+
+    def check_signing(self, owner: str, document_ids: Sequence[int]) -> None:
+        """Refuse now what the approval would refuse (not the owner's pending documents, no credential), before the
+        official spends an OTP code on it."""
+        self._signing_batch(owner, document_ids, with_bytes=False)
 
     def sign(self, service: RemoteSigningService, caller: Caller,
              document_ids: Sequence[int]) -> list[DeskDocumentView]:
         """Sign the caller's pending documents, each at its chosen place, under one approval (one SAD)."""
         token = self._token(caller)
-        with self.database.transaction() as session:
-            records = self._selected(session, document_ids, (DeskDocumentRecord.owner == token.subject,
-                                                             DeskDocumentRecord.status == PENDING))
-        credential_id = self.credential(token.subject, "official")
+        records, credential_id = self._signing_batch(token.subject, document_ids)
         documents = [
             DeskDocument(r.file_name, r.original, SignatureRequest(appearance=d30.PersonalSignature(
                 placement=_placement(r))))
@@ -298,6 +301,13 @@ class DeskDocuments:
         now = datetime.now(UTC)
         return self._store(records, signed, PENDING, dict(status=SIGNED, signed_at=now, signed_by=token.subject))
 
+    def _signing_batch(self, owner: str, document_ids: Sequence[int],
+                       with_bytes: bool = True) -> tuple[list[DeskDocumentRecord], str]:
+        with self.database.transaction() as session:
+            records = self._selected(session, document_ids, with_bytes, (DeskDocumentRecord.owner == owner,
+                                                                          DeskDocumentRecord.status == PENDING))
+        return records, self.credential(owner, "official")
+
     # -- records clerks ----------------------------------------------------------------------------------
 
     def awaiting_seal(self) -> list[DeskDocumentView]:
@@ -306,19 +316,27 @@ class DeskDocuments:
     def sealed_by(self, clerk: str) -> list[DeskDocumentView]:
         return self._list(DeskDocumentRecord.sealed_by == clerk, DeskDocumentRecord.status == SEALED)
 
+    def check_sealing(self, clerk: str, document_ids: Sequence[int]) -> None:
+        """Refuse now what the approval would refuse, before the clerk spends an OTP code on it."""
+        self._sealing_batch(clerk, document_ids, with_bytes=False)
+
     def seal(self, service: RemoteSigningService, caller: Caller, clerk_name: str,
              document_ids: Sequence[int]) -> list[DeskDocumentView]:
         """Apply the organisation's seal over the official's signature (an incremental update that keeps it)."""
         token = self._token(caller)
-        with self.database.transaction() as session:
-            records = self._selected(session, document_ids, (DeskDocumentRecord.status == SIGNED,))
-        credential_id = self.credential(token.subject, "organization")
+        records, credential_id = self._sealing_batch(token.subject, document_ids)
         documents = [DeskDocument(r.file_name, r.signed or b"") for r in records]
         sealed = self._sign(service, caller, credential_id, documents,
                             SignatureRequest(appearance=d30.OrganizationSeal()))
         now = datetime.now(UTC)
         return self._store(records, sealed, SIGNED, dict(status=SEALED, sealed_at=now, sealed_by=token.subject,
                                                          sealed_by_name=clerk_name))
+
+    def _sealing_batch(self, clerk: str, document_ids: Sequence[int],
+                       with_bytes: bool = True) -> tuple[list[DeskDocumentRecord], str]:
+        with self.database.transaction() as session:
+            records = self._selected(session, document_ids, with_bytes, (DeskDocumentRecord.status == SIGNED,))
+        return records, self.credential(clerk, "organization")
 
     # -- everyone ----------------------------------------------------------------------------------------
 
@@ -355,9 +373,8 @@ class DeskDocuments:
 
     def _list(self, *conditions: object) -> list[DeskDocumentView]:
         with self.database.transaction() as session:
-            query = (select(DeskDocumentRecord).options(defer(DeskDocumentRecord.original),
-                                                        defer(DeskDocumentRecord.signed))
-                     .where(*conditions).order_by(DeskDocumentRecord.uploaded_at.desc(), DeskDocumentRecord.id.desc()))
+            query = (select(DeskDocumentRecord).options(*_WITHOUT_BYTES).where(*conditions)
+                     .order_by(DeskDocumentRecord.uploaded_at.desc(), DeskDocumentRecord.id.desc()))
             return [DeskDocumentView.of(r) for r in session.execute(query).scalars()]
 
     @staticmethod
@@ -368,16 +385,18 @@ class DeskDocuments:
         return record
 
     @staticmethod
-    def _selected(session: Session, document_ids: Sequence[int], conditions: tuple[object, ...]
-                  ) -> list[DeskDocumentRecord]:
+    def _selected(session: Session, document_ids: Sequence[int], with_bytes: bool,
+                  conditions: tuple[object, ...]) -> list[DeskDocumentRecord]:
         ids = list(dict.fromkeys(document_ids))
         if not ids:
             raise DeskRefusal("Chưa chọn văn bản nào", "no document was selected")
         if len(ids) > MAX_DOCUMENTS:
             raise DeskRefusal(f"Tối đa {MAX_DOCUMENTS} văn bản mỗi lần duyệt",
                               f"at most {MAX_DOCUMENTS} documents per approval")
-        records = list(session.execute(select(DeskDocumentRecord).where(DeskDocumentRecord.id.in_(ids), *conditions)
-                                       .order_by(DeskDocumentRecord.id)).scalars())
+        query = select(DeskDocumentRecord).where(DeskDocumentRecord.id.in_(ids), *conditions)
+        if not with_bytes:
+            query = query.options(*_WITHOUT_BYTES)
+        records = list(session.execute(query.order_by(DeskDocumentRecord.id)).scalars())
         if len(records) != len(ids):
             raise DeskRefusal("Có văn bản đã chọn không còn chờ duyệt hoặc không thuộc quyền của bạn; không ký văn "
                               "bản nào", "a selected document is no longer waiting or is not yours; nothing was signed")
@@ -400,7 +419,6 @@ class DeskDocuments:
                                 .where(DeskDocumentRecord.id == record.id, DeskDocumentRecord.status == expected)
                                 .values(signed=data, level=self.level.value, **changes)
                                 .execution_options(synchronize_session=False))
-            query = (select(DeskDocumentRecord).options(defer(DeskDocumentRecord.original),
-                                                        defer(DeskDocumentRecord.signed))
-                     .where(or_(*(DeskDocumentRecord.id == r.id for r in records))))
+            query = select(DeskDocumentRecord).options(*_WITHOUT_BYTES).where(
+                DeskDocumentRecord.id.in_([r.id for r in records]))
             return [DeskDocumentView.of(r) for r in session.execute(query).scalars()]

@@ -10,7 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from signing.desk_documents import DeskDocuments, DeskRefusal
 from signing.desk_models import DeskDocumentRecord
+from signing.remote.directory import KeycloakDirectory
+from signing.remote.service import Caller, RemoteSigningService
 from signing.validation import Verdict, validate_pdf
 from tests.desk.conftest import DeskBrowser, DeskWorld, content_disposition_name
 from tests.support.documents import official_document
@@ -224,3 +227,20 @@ def test_logout_at_the_desk_ends_the_keycloak_session_too(desk: DeskWorld):
     again = official.agent.open(official.url("/desk/login"), username="official",
                                 password=desk.password("official"))
     assert "password" in again.forms
+
+
+def test_a_token_without_the_otp_step_up_signs_nothing(desk: DeskWorld):
+    """The approval's token must be loa2: a password-only token is refused in words people read, and the document
+    stays pending."""
+    official = desk.browser()
+    official.login("official")
+    assert official.upload([("khong-otp.pdf", official_document(pages=1).data)]).status_code == 302
+    document_id = max(official.get().document_ids())
+    _, _, portal_session = desk.sso.login("portal-dvc", "official")  # loa1: password only
+    assert portal_session.access.acr == "loa1"
+    service = RemoteSigningService(desk.settings, desk.authority, KeycloakDirectory.for_settings(desk.settings))
+    documents = DeskDocuments(desk.authority.database, desk.settings, desk.authority)
+    with pytest.raises(DeskRefusal) as refused:
+        documents.sign(service, Caller(portal_session.access, "127.0.0.1"), [document_id])
+    assert "OTP" in refused.value.vietnamese and "insufficient_user_authentication" in refused.value.english
+    assert official.get().statuses()[document_id] == "pending"
