@@ -232,13 +232,14 @@ def _moment(name: str) -> datetime | None:
     return moment
 
 
-def _count(name: str, default: int | None, maximum: int | None = None) -> int | None:
+def _count(name: str, maximum: int) -> int | None:
+    """A positive integer query parameter up to `maximum`, or None when absent."""
     text = request.args.get(name)
     if text is None:
-        return default
-    if not text.isascii() or not text.isdigit() or int(text) < 1 or (maximum is not None and int(text) > maximum):
-        bound = f" ≤ {maximum}" if maximum else ""
-        raise BadParameter(f"{name} phải là số nguyên dương{bound}", f"{name} must be a positive integer{bound}")
+        return None
+    if not text.isascii() or not text.isdigit() or not 1 <= int(text) <= maximum:
+        raise BadParameter(f"{name} phải là số nguyên từ 1 đến {maximum}",
+                           f"{name} must be an integer from 1 to {maximum}")
     return int(text)
 
 
@@ -250,13 +251,12 @@ def audit_records() -> Response:
         _require_auditor()
     except TokenError as error:
         return _refused(error)
-    limit = _count("limit", AUDIT_DEFAULT_LIMIT, AUDIT_MAX_LIMIT)
-    assert limit is not None
+    limit = _count("limit", AUDIT_MAX_LIMIT) or AUDIT_DEFAULT_LIMIT
     with _reading() as session:
         records = audit.list_records(
             session, action=request.args.get("action"), actor=request.args.get("actor"),
             target=request.args.get("target"), since=_moment("since"), until=_moment("until"),
-            before=_count("cursor", None, MAX_CURSOR), limit=limit + 1,
+            before=_count("cursor", MAX_CURSOR), limit=limit + 1,
         )
     page, more = records[:limit], len(records) > limit
     return json_response({
