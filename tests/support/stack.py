@@ -45,6 +45,13 @@ class DemoAccount:
 
 
 @dataclass(frozen=True)
+class PrintedCredential:
+    credential_id: str
+    serial: str
+    enrolled_now: bool  # False: the run found it from an earlier run
+
+
+@dataclass(frozen=True)
 class ProcessInfo:
     """A process as /proc shows it; (pid, start_time) names it even after its pid is reused."""
 
@@ -106,17 +113,17 @@ class Stack:
 
     @property
     def root_sha256(self) -> str:
-        """The root CA's SHA-256 fingerprint as printed (the last run's)."""
+        """The root CA's SHA-256 fingerprint as the last run printed it."""
         return re.findall(r"root SHA-256 ([0-9a-f]{64})", self.output)[-1]
 
     @property
-    def credentials(self) -> dict[str, tuple[str, bool]]:
-        """Demo credentials of the last run: username → (credential id, enrolled by this run)."""
+    def credentials(self) -> dict[str, PrintedCredential]:
+        """The demo credentials the last run printed, by username (official, clerk)."""
         found = {}
-        for line in self.output.splitlines():
-            match = re.match(r"\s+(official|clerk)\s+(\S+)\s+\S+\s+[0-9a-f]+\s+(mới cấp|đã có)", line)
+        for line in self.output.rsplit("$ egov up", 1)[-1].splitlines():
+            match = re.match(r"\s+(official|clerk)\s+(\S+)\s+\S+\s+([0-9a-f]+)\s+(mới cấp|đã có)", line)
             if match:
-                found[match.group(1)] = (match.group(2), match.group(3) == "mới cấp")
+                found[match.group(1)] = PrintedCredential(match.group(2), match.group(3), match.group(4) == "mới cấp")
         return found
 
     def egov(self, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
