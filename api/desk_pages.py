@@ -35,6 +35,7 @@ from io import BytesIO
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
+import requests
 from flask import (
     Blueprint,
     Flask,
@@ -105,9 +106,21 @@ class SignOn:
     def client(self) -> OidcClient:
         with self._lock:
             if self._client is None:
-                self._client = OidcClient(ProviderEndpoints.discover(self.issuer), SIGNING_DESK_CLIENT, self._secret,
-                                          f"{self.base_url}/callback")
+                try:
+                    endpoints = ProviderEndpoints.discover(self.issuer)
+                except (requests.RequestException, ValueError) as exc:
+                    raise IdentityProviderUnavailable() from exc
+                self._client = OidcClient(endpoints, SIGNING_DESK_CLIENT, self._secret, f"{self.base_url}/callback")
             return self._client
+
+
+class IdentityProviderUnavailable(DeskRefusal):
+    code = "desk-idp-unavailable"
+    status = 503
+
+    def __init__(self) -> None:
+        super().__init__("Dịch vụ đăng nhập tạm thời không trả lời, hãy thử lại sau",
+                         "the login service (Keycloak) does not answer right now, try again later")
 
 
 def _sign_on() -> SignOn:
@@ -229,6 +242,8 @@ def callback() -> Response:
         access = sign_on.access_tokens.verify_token(tokens.access_token)
     except (TokenEndpointError, TokenError) as exc:
         raise DeskRefusal("Đăng nhập thất bại, hãy thử lại", f"the login failed: {exc}") from exc
+    except requests.RequestException as exc:
+        raise IdentityProviderUnavailable() from exc
     user = DeskUser.of(access, tokens.id_token)
     cookie = _sessions().open(user, replacing=request.cookies.get(COOKIE))
     g.desk_user = user
