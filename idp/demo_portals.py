@@ -28,11 +28,13 @@ PORTALS = (
 
 PAGE = """<!doctype html>
 <html lang="vi"><head><meta charset="utf-8"><title>{{ title }}</title>
-<style>body{font-family:sans-serif;max-width:46rem;margin:2rem auto}th{text-align:left;padding-right:1rem}
-.en{color:#666}</style></head><body>
-<h1>{{ title }} <span class="en">/ {{ title_en }}</span></h1>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<style>body{font-family:sans-serif;max-width:46rem;margin:1rem auto;padding:0 1rem;line-height:1.5}
+th{text-align:left;padding-right:1rem;vertical-align:top}td{overflow-wrap:anywhere}.en{color:#555}
+a,button{font-size:1rem;min-height:2.75rem}</style></head><body>
+<h1>{{ title }} <span class="en" lang="en">/ {{ title_en }}</span></h1>
 {% if session %}
-<p>Xin chào <b>{{ display_name }}</b> <span class="en">/ Hello</span></p>
+<p>Xin chào <b>{{ display_name }}</b> <span class="en" lang="en">/ Hello</span></p>
 <table>
 <tr><th>Định danh / subject</th><td>{{ session.access.subject }}</td></tr>
 <tr><th>Số định danh / ID number</th><td>{{ session.access.claims.get(id_attr, "-") }}</td></tr>
@@ -41,14 +43,14 @@ PAGE = """<!doctype html>
 <tr><th>Phiên SSO / sid</th><td id="sid">{{ session.access.session_id }}</td></tr>
 <tr><th>Vai trò / roles</th><td>{{ session.access.realm_roles|sort|join(", ") }}</td></tr>
 </table>
-<p><a href="/step-up">Xác thực OTP (loa2) <span class="en">/ step up with OTP</span></a></p>
-{% for name, url in links %}<p><a href="{{ url }}">Sang {{ name }} <span class="en">/ go to {{ name }}
+<p><a href="/step-up">Xác thực OTP (loa2) <span class="en" lang="en">/ step up with OTP</span></a></p>
+{% for name, url in links %}<p><a href="{{ url }}">Sang {{ name }} <span class="en" lang="en">/ go to {{ name }}
 (không đăng nhập lại / no second login)</span></a></p>{% endfor %}
-<form method="post" action="/logout"><button>Đăng xuất <span class="en">/ Log out</span></button></form>
+<form method="post" action="/logout"><button>Đăng xuất <span class="en" lang="en">/ Log out</span></button></form>
 {% else %}
-<p id="anonymous">Chưa đăng nhập <span class="en">/ not logged in</span></p>
-<p><a href="/login">Đăng nhập <span class="en">/ Log in</span></a> ·
-<a href="/login?idp=vneid">Đăng nhập bằng VNeID <span class="en">/ Log in with VNeID</span></a></p>
+<p id="anonymous">Chưa đăng nhập <span class="en" lang="en">/ not logged in</span></p>
+<p><a href="/login">Đăng nhập <span class="en" lang="en">/ Log in</span></a> ·
+<a href="/login?idp=vneid">Đăng nhập bằng VNeID <span class="en" lang="en">/ Log in with VNeID</span></a></p>
 {% endif %}
 </body></html>"""
 
