@@ -190,14 +190,23 @@ class Stack:
                                                role.rsplit(" / ", 1)[-1])
 
     def stop(self, timeout: float = STOP_TIMEOUT, check: bool = True) -> None:
-        """Ctrl-C (SIGINT to its process group), wait for exit code 0, then require that nothing it started still
-        runs: leftovers are killed and, with `check`, reported as a failure."""
+        """Ctrl-C (SIGINT to its process group), then `wait_for_exit`; with `check`, exit code 0 is required."""
         process = self.process
         if process is None:
             return
         self._tracked |= self.processes()
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGINT)
+        code = self.wait_for_exit(timeout, check=check)
+        if check:
+            assert code == 0, f"egov up did not exit 0 after Ctrl-C (exit code {code}):\n{self.output[-6000:]}"
+
+    def wait_for_exit(self, timeout: float = STOP_TIMEOUT, check: bool = True) -> int | None:
+        """Wait until `egov up` ends (after `stop()`, or by itself when a child died), then kill whatever it started
+        that still runs; with `check`, leftovers fail the test. Returns its exit code (None: it had to be killed)."""
+        process = self.process
+        if process is None:
+            return None
         try:
             code: int | None = process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
@@ -212,9 +221,10 @@ class Stack:
         self.process = None
         self._tracked = set()
         if check:
-            assert code == 0, f"egov up did not exit 0 after Ctrl-C (exit code {code}):\n{self.output[-6000:]}"
+            assert code is not None, f"egov up still ran {timeout:.0f} s later (now killed):\n{self.output[-6000:]}"
             described = "\n".join(f"  {p.pid} {p.command[:160]}" for p in sorted(leftovers, key=lambda p: p.pid))
             assert not leftovers, f"still running after egov up stopped (now killed):\n{described}"
+        return code
 
     def _leftovers(self) -> set[ProcessInfo]:
         """Tracked processes still alive, and anything alive in one of their sessions (each server has its own)."""

@@ -4,7 +4,9 @@ process it started, and a second run in the same data dir reuses the CA, the cre
 from __future__ import annotations
 
 import json
+import os
 import re
+import signal
 from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -16,6 +18,7 @@ from cryptography import x509
 from deploy.local import ENDPOINTS, port_in_use
 from tests.support.headless import HeadlessBrowser
 from tests.support.pki import openssl
+from tests.support.postgres import free_port
 from tests.support.stack import Stack
 
 # TODO(desk pages, /verify, /api/v1 + /openapi.json): being built today by others in the same app. Until they are
@@ -242,6 +245,26 @@ def certificate_serials(stack: Stack) -> set[str]:
     listed = stack.egov("ca", "list")
     assert listed.returncode == 0, listed.stderr
     return set(re.findall(r"^([0-9a-f]{16,})\s", listed.stdout, re.M))
+
+
+def test_a_child_that_dies_stops_the_others_but_not_a_reused_keycloak(stack: Stack) -> None:
+    """A second `egov up` in the same data dir on other ports finds this data dir's Keycloak ready and reuses it;
+    when one of its servers dies it stops the others, exits non-zero saying which, and leaves Keycloak running.
+    (It points the realm's portal clients at its own ports: the restart below points them back.)"""
+    ports = {**stack.ports, "app": free_port(), "portal_dvc": free_port(), "portal_motcua": free_port()}
+    second = Stack(stack.data_dir, ports, dict(stack.env))
+    try:
+        second.start(timeout=180)
+        assert "Keycloak: đang chạy, dùng lại / already running, reused" in second.output
+        portals = next(p for p in second.processes() if "api.cli idp portals" in p.command)
+        os.killpg(portals.pid, signal.SIGKILL)
+        code = second.wait_for_exit(timeout=60)  # fails if its app is left running
+    finally:
+        second.stop(check=False)
+    assert code not in (0, None), second.output[-3000:]
+    assert "egov idp portals đã dừng bất ngờ / stopped unexpectedly" in second.output
+    assert "stopping Keycloak" not in second.output
+    assert fetch(stack.urls["readyz"]).status_code == 200  # Keycloak and the first app still serve
 
 
 # Last in this module: it stops the session's stack and starts it again in the same data dir (same ports).
