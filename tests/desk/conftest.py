@@ -25,11 +25,12 @@ from egov.settings import Settings
 from idp.otp import totp
 from idp.realm import SIGNING_DESK_CLIENT
 from signing.desk_models import DeskDocumentRecord, DeskSessionRecord
-from tests.conftest import TEST_PASSPHRASE
+from tests.conftest import settings_env_for
 from tests.signing.remote.conftest import enroll
 from tests.support.headless import HeadlessBrowser
 from tests.support.postgres import free_port
 from tests.support.server import PkiServer
+from tests.support.softhsm import SoftHsmToken
 from tests.support.sso import SsoWorld, run_egov
 
 SECOND_OFFICIAL = "official-desk-2"
@@ -203,13 +204,13 @@ def _second_official(sso: SsoWorld) -> str:
 
 
 @pytest.fixture(scope="session")
-def desk(sso: SsoWorld, tmp_path_factory: pytest.TempPathFactory) -> Iterator[DeskWorld]:
+def desk(sso: SsoWorld, softhsm: SoftHsmToken, tmp_path_factory: pytest.TempPathFactory) -> Iterator[DeskWorld]:
+    """On SQLite, or on PostgreSQL in the suite's second pass (`settings_env_for`)."""
     data_dir: Path = tmp_path_factory.mktemp("desk")
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     env = {
-        "EGOV_DATA_DIR": str(data_dir),
-        "EGOV_KEY_PASSPHRASE": TEST_PASSPHRASE,
+        **settings_env_for(data_dir, softhsm),
         "EGOV_PUBLIC_BASE_URL": url,
         **{k: v for k, v in sso.env.items() if k.startswith("EGOV_KEYCLOAK_")},
     }

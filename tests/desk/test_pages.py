@@ -54,11 +54,13 @@ def signed_batch(desk: DeskWorld) -> SignedBatch:
     assert "login" in landing.parsed.ids and landing.status == 200
     home = official.login("official")
     assert home.status == 200 and "upload-form" in home.parsed.ids and "logout" in home.parsed.ids
+    earlier = set(home.document_ids())  # other tests may have left documents of this official
     first, second = official_document(pages=2, placeholder=False), official_document(pages=1, placeholder=False)
     uploaded = official.upload([(VIETNAMESE_NAME, first.data), (OTHER_NAME, second.data)])
     assert uploaded.status_code == 302, uploaded.text
     page = official.get()
-    rows = {r["data-document-id"]: r for r in page.parsed.rows["documents"]}
+    rows = {r["data-document-id"]: r for r in page.parsed.rows["documents"]
+            if int(r["data-document-id"]) not in earlier}
     assert len(rows) == 2 and all(r["data-status"] == "pending" for r in rows.values())
     with desk.authority.database.transaction() as session:
         records = session.query(DeskDocumentRecord).filter(DeskDocumentRecord.id.in_([int(i) for i in rows])).all()
@@ -84,14 +86,14 @@ def signed_batch(desk: DeskWorld) -> SignedBatch:
     approval = official.approve([ids[VIETNAMESE_NAME], ids[OTHER_NAME]])
     assert approval.status == 200 and "notice" in approval.parsed.ids, approval.text[:3000]
     assert 'class="notice ok"' in approval.text, approval.text[:3000]
-    assert set(approval.statuses().values()) == {"signed"}
+    assert {approval.statuses()[i] for i in ids.values()} == {"signed"}
     downloads = {}
     for name, document_id in ids.items():
         answer = official.http.get(official.url(f"/desk/documents/{document_id}/download"), timeout=60)
         assert answer.status_code == 200 and answer.headers["Content-Type"] == "application/pdf"
         assert content_disposition_name(answer) == name
         downloads[name] = answer.content
-    assert len(approval.parsed.links["download"]) == 2
+    assert len(approval.parsed.links["download"]) >= 2
     return SignedBatch(official, ids, placements, downloads, approval)
 
 
@@ -177,7 +179,7 @@ def test_a_non_pdf_upload_is_refused_and_nothing_of_it_is_stored(desk: DeskWorld
 def test_another_official_cannot_see_or_download_someone_elses_document(desk: DeskWorld, signed_batch: SignedBatch):
     other = desk.browser()
     home = other.login("official-desk-2")
-    assert home.status == 200 and home.document_ids() == []
+    assert home.status == 200 and not set(home.document_ids()) & set(signed_batch.ids.values())
     for document_id in signed_batch.ids.values():
         for path in (f"/desk/documents/{document_id}/download", f"/desk/documents/{document_id}/preview.png",
                      f"/desk/documents/{document_id}"):
@@ -193,10 +195,10 @@ def test_an_official_without_a_credential_is_told_before_any_otp_and_nothing_is_
     other = desk.browser()
     other.login("official-desk-2")
     assert other.upload([("to-trinh.pdf", official_document(pages=1).data)]).status_code == 302
-    (document_id,) = other.get().document_ids()
+    document_id = max(other.get().document_ids())
     refused = other.approve([document_id])
     assert refused.status == 409 and "chưa được cấp" in refused.text and "no usable credential" in refused.text
-    assert other.get().statuses() == {document_id: "pending"}
+    assert other.get().statuses()[document_id] == "pending"
 
 
 def test_back_channel_logout_from_another_app_ends_the_desk_session(desk: DeskWorld):
