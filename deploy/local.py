@@ -17,7 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from deploy.keycloak.launcher import KeycloakConfig, KeycloakLauncher
+from cryptography import x509
+
+from deploy.keycloak.launcher import KeycloakConfig, KeycloakLauncher, log_tail, process_group_alive
 from egov.settings import Settings
 
 if TYPE_CHECKING:
@@ -25,7 +27,6 @@ if TYPE_CHECKING:
     from signing.remote.demo import HeldCredential
 
 Report = Callable[[str], None]
-LOG_TAIL_LINES = 40
 APP_READY_TIMEOUT = 90.0
 PORTALS_READY_TIMEOUT = 60.0
 
@@ -136,23 +137,17 @@ def http_status(url: str, timeout: float = 2.0) -> int | None:
         return None
 
 
-def log_tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:
-    if not path.exists():
-        return "(no log)"
-    text = path.read_text(errors="replace").splitlines()
-    return "\n".join([f"--- {path} (tail) ---", *text[-lines:]])
-
-
-def _group_alive(group: int) -> bool:
-    """Whether any process of process group `group` still runs (not counting zombies)."""
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        if fields[2] == str(group) and fields[0] != "Z":  # state, ppid, pgrp
-            return True
-    return False
+def published_base(certificate: x509.Certificate) -> str | None:
+    """The base URL a CA certificate's CRL distribution point was issued for (`…/crl/x.crl` → `…`)."""
+    try:
+        points = certificate.extensions.get_extension_for_class(x509.CRLDistributionPoints).value
+    except x509.ExtensionNotFound:
+        return None
+    for point in points:
+        for name in point.full_name or ():
+            if isinstance(name, x509.UniformResourceIdentifier) and "/crl/" in name.value:
+                return name.value.rsplit("/crl/", 1)[0]
+    return None
 
 
 class ChildServer:
@@ -183,11 +178,14 @@ class ChildServer:
         """None while it runs."""
         return None if self.process is None else self.process.poll()
 
+    def log_tail(self) -> str:
+        return log_tail(self.log_path, f"{self.name}: {self.log_path}")
+
     def check_alive(self) -> None:
         code = self.exit_code()
         if code is not None:
             raise ChildExited(f"{self.name} đã dừng bất ngờ / stopped unexpectedly (exit code {code})\n"
-                              f"{log_tail(self.log_path)}")
+                              f"{self.log_tail()}")
 
     def wait_until(self, ready: Callable[[], bool], timeout: float, what: str) -> None:
         deadline = time.monotonic() + timeout
@@ -197,7 +195,7 @@ class ChildServer:
                 return
             time.sleep(0.25)
         raise StackError(f"{self.name}: {what} không sẵn sàng sau / not ready after {timeout:.0f} s\n"
-                         f"{log_tail(self.log_path)}")
+                         f"{self.log_tail()}")
 
     def stop(self, timeout: float = 30.0) -> None:
         """SIGTERM the whole group (gunicorn's workers too), wait, SIGKILL what will not go."""
@@ -211,7 +209,7 @@ class ChildServer:
             while time.monotonic() < deadline:
                 with contextlib.suppress(subprocess.TimeoutExpired):
                     process.wait(timeout=0.2)
-                if process.poll() is not None and not _group_alive(process.pid):
+                if process.poll() is not None and not process_group_alive(process.pid):
                     return
             timeout = 10.0
 
@@ -220,8 +218,6 @@ class ChildServer:
 class StartedStack:
     """What `egov up` made or found, for the table it prints."""
 
-    keycloak_reused: bool = False
-    realms_created: tuple[str, ...] = ()
     ca_created: int = 0
     root_sha256: str = ""
     exported_to: Path | None = None
@@ -275,11 +271,9 @@ class LocalStack:
         current = launcher.status()
         if current.ready:
             self.report(f"Keycloak: đang chạy, dùng lại / already running, reused (pid {current.pid})")
-            self.started.keycloak_reused = True
             return
         if current.running:
             self.report(f"Keycloak: đang khởi động, chờ / starting already, waiting ({config.ready_url})")
-            self.started.keycloak_reused = True
             launcher.wait_ready()
             return
         if not (config.home / ".egov-built").exists():
@@ -304,7 +298,10 @@ class LocalStack:
         admin = admin_client(settings.keycloak_url, settings.keycloak_admin, settings.keycloak_admin_secret(),
                              "master")
         applied = apply_realms(plan, admin)
-        self.started.realms_created = applied.created
+        if applied.created:
+            self.report(f"Realm: đã tạo / created {', '.join(applied.created)}")
+        if applied.updated:
+            self.report(f"Realm: đã có, cập nhật / updated {', '.join(applied.updated)}")
         self.started.demo_users = applied.demo_users
 
     def _set_up_ca(self) -> None:
@@ -316,6 +313,10 @@ class LocalStack:
         self.started.root_sha256 = authority.require_role("root").sha256
         exported = authority.export(self.settings.data_dir / "public")
         self.started.exported_to = exported[0].parent
+        published = published_base(authority.require_role("issuing-individuals").certificate)
+        if published and published != self.settings.public_base_url:
+            self.report(f"Cảnh báo / warning: chứng thư CA trỏ tới / the CA certificates point at {published} "
+                        f"(OCSP, CRL): chạy lại với cổng lần đầu / run again on that first port (--port)")
 
     def _enroll_demo_credentials(self) -> None:
         from ca.authority import CertificateAuthority

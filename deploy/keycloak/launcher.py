@@ -164,6 +164,26 @@ def _java_major(home: Path) -> int | None:
     return int(match.group(2) or 0) if major == 1 else major
 
 
+def process_group_alive(group: int) -> bool:
+    """Whether any process of process group `group` still runs, zombies aside (a group leader's children too)."""
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if fields[2] == str(group) and fields[0] != "Z":  # fields: state, ppid, pgrp, ...
+            return True
+    return False
+
+
+def log_tail(path: Path, title: str, lines: int = LOG_TAIL_LINES) -> str:
+    """The end of a server's log, for error messages."""
+    if not path.exists():
+        return "(no log)"
+    text = path.read_text(errors="replace").splitlines()
+    return "\n".join([f"--- {title} (tail) ---", *text[-lines:]])
+
+
 class KeycloakLauncher:
     """Fetches, starts, checks and stops one Keycloak instance described by a `KeycloakConfig`."""
 
@@ -318,11 +338,7 @@ class KeycloakLauncher:
             return False
 
     def log_tail(self, lines: int = LOG_TAIL_LINES) -> str:
-        path = self.config.log_file
-        if not path.exists():
-            return "(no log)"
-        text = path.read_text(errors="replace").splitlines()
-        return "\n".join(["--- Keycloak log (tail) ---", *text[-lines:]])
+        return log_tail(self.config.log_file, "Keycloak log", lines)
 
     def _pid(self) -> int | None:
         """Our Keycloak's pid, only if that process is alive and really is our Keycloak (pids get reused)."""
@@ -367,14 +383,7 @@ class KeycloakLauncher:
         """Whether any process of the group led by `group` still runs (kc.sh forks the JVM: both must be gone)."""
         with contextlib.suppress(ChildProcessError):
             os.waitpid(group, os.WNOHANG)  # reap kc.sh if we started it in this process
-        for stat in Path("/proc").glob("[0-9]*/stat"):
-            try:
-                fields = stat.read_text().rsplit(")", 1)[1].split()
-            except (OSError, IndexError):
-                continue
-            if fields[2] == str(group) and fields[0] != "Z":  # fields: state, ppid, pgrp, ...
-                return True
-        return False
+        return process_group_alive(group)
 
     def _clear_stale_locks(self) -> None:
         """A crash leaves data/h2/*.lock.db behind and the next start then fails; nobody else uses our state dir."""
