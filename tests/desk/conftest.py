@@ -218,16 +218,18 @@ def desk(sso: SsoWorld, softhsm: SoftHsmToken, tmp_path_factory: pytest.TempPath
     authority = CertificateAuthority(settings, get_database(settings))
     authority.init_hierarchy("test:setup")
     authority.export(data_dir / "public")
-    # The desk reads its client secret from its own data dir; `egov idp apply` (on the SSO world's data dir, whose
-    # secrets the portals use) sets the same one in Keycloak.
-    secret = data_dir / "secrets" / f"keycloak-client-{SIGNING_DESK_CLIENT}"
-    secret.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    secret.write_text(sso.settings.stored_secret(f"keycloak-client-{SIGNING_DESK_CLIENT}"))
-    os.chmod(secret, 0o600)
     dvc, motcua = (p.base_url for p in sso.plan.portals)
     applied = run_egov(sso.env, "idp", "apply", "--signing-desk", f"{url}/desk", "--portal-dvc", dvc,
                        "--portal-motcua", motcua)
     assert applied.returncode == 0, f"egov idp apply failed:\n{applied.stdout}\n{applied.stderr}"
+    # `egov idp apply` ran on the SSO world's data dir (whose secrets the portals use); the desk and the
+    # directory lookups read their client secrets from this data dir: the same ones, then.
+    secrets_dir = data_dir / "secrets"
+    secrets_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    for source in (sso.settings.data_dir / "secrets").glob("keycloak-client-*"):
+        (secrets_dir / source.name).write_text(source.read_text())
+        os.chmod(secrets_dir / source.name, 0o600)
+    assert (secrets_dir / f"keycloak-client-{SIGNING_DESK_CLIENT}").exists()
     enroll(env, "--user", "official", "--profile", "official", "--backend", "file", "--key-algorithm", "rsa-2048",
            "--title", "Chủ tịch", "--org-name", AGENCY)
     enroll(env, "--user", "clerk", "--profile", "organisation", "--backend", "file", "--key-algorithm", "rsa-2048",
