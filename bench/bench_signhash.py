@@ -6,9 +6,9 @@ key: latency p50/p99 of one caller, and throughput of several callers.
 Each signHash carries one SHA-256 hash covered by a SAD (authorized beforehand, 100 hashes per SAD, not timed),
 with a Bearer token checked on every call, the guarded use-counter update, the certificate-status read, the
 account lookup at the identity provider and the audit record — all in the measured time. The identity provider
-here is a stub on loopback (JWKS, admin token, `GET /admin/realms/egov/users/{id}`), so Keycloak's own time for
-the account lookup is not in the figures. The raw operation is `SigningKey.sign_digest` in this process, on the
-same key, in the same run.
+here is a stub on loopback (JWKS, the directory's token, `GET /admin/realms/egov/users/{id}`), so Keycloak's own
+time for the account lookup is not in the figures. The raw operation is `SigningKey.sign_digest` in this process,
+on the same key, in the same run.
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ def b64url(data: bytes) -> str:
 
 
 class IdentityProviderStub:
-    """Just enough of Keycloak on loopback: realm egov's JWKS, an admin token, and the user (enabled)."""
+    """Just enough of Keycloak on loopback: realm egov's JWKS, the directory's token, and the user (enabled)."""
 
     def __init__(self) -> None:
         self.key = rsa.generate_private_key(65537, 2048)
@@ -65,7 +65,7 @@ class IdentityProviderStub:
                           "n": b64url(numbers.n.to_bytes(256, "big")), "e": b64url(numbers.e.to_bytes(3, "big"))}]}
         answers = {
             "/realms/egov/protocol/openid-connect/certs": jwks,
-            "/realms/master/protocol/openid-connect/token": {"access_token": "admin", "expires_in": 3600},
+            "/realms/egov/protocol/openid-connect/token": {"access_token": "directory", "expires_in": 3600},
             f"/admin/realms/egov/users/{USER.subject}": {"id": USER.subject, "username": USER.username,
                                                          "enabled": True},
         }
@@ -186,7 +186,7 @@ def main() -> None:
         "EGOV_DATA_DIR": str(data_dir), "EGOV_KEY_PASSPHRASE": "bench-passphrase",
         "EGOV_PKCS11_MODULE": softhsm.module, "EGOV_PKCS11_TOKEN": softhsm.label, "EGOV_PKCS11_PIN": softhsm.pin,
         "EGOV_PUBLIC_BASE_URL": f"http://127.0.0.1:{port}", "EGOV_KEYCLOAK_URL": idp.url,
-        "EGOV_KEYCLOAK_ADMIN_PASSWORD": "stub", "EGOV_LOG_LEVEL": "WARNING",
+        "EGOV_KEYCLOAK_DIRECTORY_SECRET": "stub", "EGOV_LOG_LEVEL": "WARNING",
         "SOFTHSM2_CONF": os.environ["SOFTHSM2_CONF"],
     }
     settings = Settings.from_env(env)

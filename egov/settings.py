@@ -14,6 +14,8 @@ from pathlib import Path
 # decoder and some Windows stacks). A deployment must set the policy OIDs registered for it.
 DEFAULT_POLICY_OID = "1.3.6.1.4.1.99999.704.1.1"
 DEFAULT_TSA_POLICY_OID = "1.3.6.1.4.1.99999.704.1.3"
+# Under the data dir's secrets/: the name `RealmPlan.client_secret("egov-directory")` uses (api/cli/idp.py).
+KEYCLOAK_DIRECTORY_SECRET_NAME = "keycloak-client-egov-directory"
 
 
 class SettingsError(ValueError):
@@ -79,6 +81,7 @@ class Settings:
     keycloak_url: str = "http://localhost:8180"
     keycloak_admin: str = "admin"
     keycloak_admin_password: str = field(default="", repr=False)
+    keycloak_directory_secret: str = field(default="", repr=False)  # client egov-directory (service account)
     keycloak_cache_dir: Path = Path("~/.cache/egov-trust/keycloak")
     keycloak_start_timeout: int = 180
     java_home: str = ""
@@ -136,6 +139,11 @@ class Settings:
         """The Keycloak bootstrap admin's password: from settings, else generated once into the data dir."""
         return self.keycloak_admin_password or self.stored_secret("keycloak-admin-password")
 
+    def keycloak_directory_client_secret(self) -> str:
+        """The secret of client `egov-directory` (user lookups for signing): from settings, else the one
+        `egov idp apply` generated into the data dir for that client."""
+        return self.keycloak_directory_secret or self.stored_secret(KEYCLOAK_DIRECTORY_SECRET_NAME)
+
     def stored_secret(self, name: str) -> str:
         """A random secret generated once and kept 0600 under the data dir's secrets/ (same value ever after)."""
         path = self.data_dir / "secrets" / name
@@ -166,6 +174,7 @@ def _keycloak_settings(env: Mapping[str, str]) -> dict[str, object]:
         "keycloak_url": url,
         "keycloak_admin": env.get("EGOV_KEYCLOAK_ADMIN") or "admin",
         "keycloak_admin_password": env.get("EGOV_KEYCLOAK_ADMIN_PASSWORD") or "",
+        "keycloak_directory_secret": _secret(env, "EGOV_KEYCLOAK_DIRECTORY_SECRET"),
         "keycloak_cache_dir": Path(env.get("EGOV_KEYCLOAK_CACHE") or "~/.cache/egov-trust/keycloak").expanduser(),
         "keycloak_start_timeout": _int(env, "EGOV_KEYCLOAK_START_TIMEOUT", 180),
         "java_home": env.get("EGOV_JAVA_HOME") or "",

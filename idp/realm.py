@@ -1,4 +1,4 @@
-"""Realms as code: realm `egov` (portals, signing desk, API, step-up) and realm `vneid` brokered into it."""
+"""Realms as code: realm `egov` (portals, signing desk, API, user directory, step-up) and realm `vneid` brokered in."""
 
 from __future__ import annotations
 
@@ -23,6 +23,10 @@ ID_NUMBER_ATTRIBUTE = "so_dinh_danh"
 BROKER_CLIENT = "egov-broker"
 API_CLIENT = "egov-api"
 SIGNING_DESK_CLIENT = "signing-desk"
+DIRECTORY_CLIENT = "egov-directory"
+# All the signing service may do in Keycloak: read users (enabled, roles, so_dinh_danh), never change anything.
+DIRECTORY_ROLES = ("view-users", "query-users")
+REALM_MANAGEMENT = "realm-management"
 
 SecretSource = Callable[[str], str]
 
@@ -139,6 +143,18 @@ def _web_client(plan: RealmPlan, client_id: str, name: str, base_url: str) -> di
     }
 
 
+def _directory_client(plan: RealmPlan) -> dict[str, object]:
+    """The signing service's own identity for user lookups: a service account only (client credentials), no
+    browser or password flows; what it may read is granted by `ensure_directory_roles`."""
+    return {
+        "clientId": DIRECTORY_CLIENT, "name": "Tra cứu tài khoản / account directory", "enabled": True,
+        "protocol": "openid-connect", "publicClient": False, "clientAuthenticatorType": "client-secret",
+        "secret": plan.client_secret(DIRECTORY_CLIENT), "serviceAccountsEnabled": True,
+        "standardFlowEnabled": False, "implicitFlowEnabled": False, "directAccessGrantsEnabled": False,
+        "frontchannelLogout": False, "consentRequired": False,
+    }
+
+
 def _user(user: DemoUser) -> dict[str, object]:
     credentials: list[dict[str, object]] = [{"type": "password", "value": user.password, "temporary": False}]
     if user.otp_raw:
@@ -190,6 +206,7 @@ def egov_realm(plan: RealmPlan) -> dict[str, object]:
         "clientId": API_CLIENT, "name": "API egov-trust", "enabled": True, "protocol": "openid-connect",
         "bearerOnly": True, "publicClient": False, "standardFlowEnabled": False,
     })
+    clients.append(_directory_client(plan))
     return {
         **_realm_settings(EGOV_REALM, "Chính phủ điện tử / e-government"),
         "attributes": {"acr.loa.map": json.dumps(ACR_LOA_MAP)},
@@ -304,6 +321,32 @@ def ensure_id_number_attribute(admin: KeycloakAdmin) -> None:
     admin.update_realm_users_profile(profile)
 
 
+def ensure_directory_roles(admin: KeycloakAdmin) -> bool:
+    """The directory's service account holds exactly `realm-management` view-users and query-users: anything else
+    (the realm's default roles it was born with, a role granted by hand in the console) is taken away. True when
+    something changed."""
+    account = admin.get_client_service_account_user(admin.get_client_id(DIRECTORY_CLIENT))["id"]
+    management = admin.get_client_id(REALM_MANAGEMENT)
+    held = admin.get_all_roles_of_user(account)
+    changed = False
+    if held.get("realmMappings"):
+        admin.delete_realm_roles_of_user(account, held["realmMappings"])
+        changed = True
+    by_client = held.get("clientMappings") or {}
+    for client in by_client.values():
+        keep = DIRECTORY_ROLES if client["id"] == management else ()
+        extra = [role for role in client["mappings"] if role["name"] not in keep]
+        if extra:
+            admin.delete_client_roles_of_user(account, client["id"], extra)
+            changed = True
+    granted = {role["name"] for role in by_client.get(REALM_MANAGEMENT, {}).get("mappings", [])}
+    missing = [admin.get_client_role(management, name) for name in DIRECTORY_ROLES if name not in granted]
+    if missing:
+        admin.assign_client_role(account, management, missing)
+        changed = True
+    return changed
+
+
 def _realm_exists(admin: KeycloakAdmin, name: str) -> bool:
     return any(realm["realm"] == name for realm in admin.get_realms())
 
@@ -376,6 +419,7 @@ def apply_realms(plan: RealmPlan, admin: KeycloakAdmin) -> AppliedRealms:
         except KeycloakError as exc:
             raise RealmError(f"could not apply realm {name}: {exc}") from exc
     admin.change_current_realm(EGOV_REALM)
+    ensure_directory_roles(admin)
     ensure_step_up_flow(admin)
     admin.update_realm(EGOV_REALM, {"browserFlow": STEP_UP_FLOW})
     citizen = admin.get_realm_role("citizen")

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import click
 
 from deploy.keycloak.launcher import KeycloakConfig, KeycloakError, KeycloakLauncher
-from egov.settings import Settings, get_settings
+from egov.settings import KEYCLOAK_DIRECTORY_SECRET_NAME, Settings, get_settings
 
 if TYPE_CHECKING:
     from idp.realm import RealmPlan
@@ -19,14 +19,22 @@ def _launcher(settings: Settings) -> KeycloakLauncher:
 
 
 def realm_plan(settings: Settings, portal_dvc: str, portal_motcua: str, signing_desk: str | None) -> RealmPlan:
-    """What `apply` makes for these portal URLs; secrets are generated once into the data dir."""
+    """What `apply` makes for these portal URLs; secrets are generated once into the data dir (the directory
+    client's may be configured instead, EGOV_KEYCLOAK_DIRECTORY_SECRET)."""
     from idp.demo_portals import PORTALS
     from idp.realm import PortalClient, RealmPlan
 
     urls = (portal_dvc.rstrip("/"), portal_motcua.rstrip("/"))
     portals = tuple(PortalClient(cid, vi, url) for (cid, vi, _), url in zip(PORTALS, urls, strict=True))
     desk = signing_desk or f"{settings.public_base_url}/desk"  # the desk's pages live under /desk/ (api/desk_pages.py)
-    return RealmPlan(settings.keycloak_url, portals, desk.rstrip("/"), settings.stored_secret)
+
+    def secret(name: str) -> str:
+        # A configured directory secret is what the API sends, so apply sets that one on client egov-directory.
+        if name == KEYCLOAK_DIRECTORY_SECRET_NAME:
+            return settings.keycloak_directory_client_secret()
+        return settings.stored_secret(name)
+
+    return RealmPlan(settings.keycloak_url, portals, desk.rstrip("/"), secret)
 
 
 portal_options = [

@@ -1,4 +1,4 @@
-"""Who holds an account in the identity provider, and is it enabled now (Keycloak's admin REST API)."""
+"""Who holds an account in the identity provider, and is it enabled now (Keycloak's admin REST API, read-only)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from urllib.parse import quote
 import requests
 
 from egov.settings import Settings
-from idp.realm import EGOV_REALM, ID_NUMBER_ATTRIBUTE
+from idp.realm import DIRECTORY_CLIENT, EGOV_REALM, ID_NUMBER_ATTRIBUTE
 from signing.remote.errors import AccountDisabled, DirectoryUnavailable
 
 
@@ -43,15 +43,16 @@ class UnknownUser(LookupError):
 
 
 class KeycloakDirectory:
-    """Reads users of realm `egov` with an admin token kept until shortly before it expires. Every answer about
+    """Reads users of realm `egov` as the service account of client `egov-directory` (client credentials; it may
+    view and query users, nothing more), with a token kept until shortly before it expires. Every answer about
     `enabled` is asked fresh: disabling an account in Keycloak stops its signing at the next request."""
 
-    def __init__(self, base_url: str, admin: str, password: Callable[[], str], realm: str = EGOV_REALM,
+    def __init__(self, base_url: str, client_id: str, secret: Callable[[], str], realm: str = EGOV_REALM,
                  timeout: float = 5.0) -> None:
         self.base_url = base_url.rstrip("/")
         self.realm = realm
-        self._admin = admin
-        self._password = password
+        self._client_id = client_id
+        self._secret = secret
         self._timeout = timeout
         self._http = requests.Session()
         self._lock = threading.Lock()
@@ -60,16 +61,16 @@ class KeycloakDirectory:
     @classmethod
     def for_settings(cls, settings: Settings) -> KeycloakDirectory:
         # The secret is read when first needed: building the app must not create one in a fresh data dir.
-        return cls(settings.keycloak_url, settings.keycloak_admin, settings.keycloak_admin_secret)
+        return cls(settings.keycloak_url, DIRECTORY_CLIENT, settings.keycloak_directory_client_secret)
 
-    def _admin_token(self, renew: bool = False) -> str:
+    def _access_token(self, renew: bool = False) -> str:
         with self._lock:
             if self._token is not None and not renew and time.monotonic() < self._token[1]:
                 return self._token[0]
             answer = self._http.post(
-                f"{self.base_url}/realms/master/protocol/openid-connect/token",
-                data={"grant_type": "password", "client_id": "admin-cli", "username": self._admin,
-                      "password": self._password()},
+                f"{self.base_url}/realms/{self.realm}/protocol/openid-connect/token",
+                data={"grant_type": "client_credentials", "client_id": self._client_id,
+                      "client_secret": self._secret()},
                 timeout=self._timeout,
             )
             answer.raise_for_status()
@@ -81,10 +82,10 @@ class KeycloakDirectory:
         try:
             url = f"{self.base_url}/admin/realms/{self.realm}/{path}"
             answer = self._http.get(url, params=params, timeout=self._timeout,
-                                    headers={"Authorization": f"Bearer {self._admin_token()}"})
-            if answer.status_code == 401:  # the admin token was revoked or the clock jumped: once more
+                                    headers={"Authorization": f"Bearer {self._access_token()}"})
+            if answer.status_code == 401:  # the token was revoked or the clock jumped: once more
                 answer = self._http.get(url, params=params, timeout=self._timeout,
-                                        headers={"Authorization": f"Bearer {self._admin_token(renew=True)}"})
+                                        headers={"Authorization": f"Bearer {self._access_token(renew=True)}"})
             if answer.status_code not in (200, 404):
                 answer.raise_for_status()
             return answer

@@ -60,6 +60,37 @@ def test_api_deployment_is_probed_limited_and_unprivileged():
     assert {"egov-api", "hsm-client"} <= secret_volumes
 
 
+KEYCLOAK_ADMIN = re.compile(r"keycloak[_-]?admin|admin[_-]?password|bootstrap[_-]?admin", re.IGNORECASE)
+
+
+def test_api_secret_files_are_keys_of_the_mounted_secret():
+    pod = one("Deployment", "egov-api")["spec"]["template"]["spec"]
+    example = {s["metadata"]["name"]: s for s in documents(K8S / "secrets.example.yaml")}
+    for container in [*pod.get("initContainers", []), *pod["containers"]]:
+        mounts = {m["mountPath"]: m["name"] for m in container.get("volumeMounts", [])}
+        volumes = {v["name"]: v for v in pod["volumes"]}
+        for variable in container.get("env", []):
+            if not variable["name"].endswith("_FILE"):
+                continue
+            directory, key = variable["value"].rsplit("/", 1)
+            secret = volumes[mounts[directory]]["secret"]["secretName"]
+            assert key in example[secret]["stringData"], (container["name"], variable["name"])
+
+
+def test_api_reads_users_with_the_directory_secret_never_the_keycloak_admin_password():
+    pod = one("Deployment", "egov-api")["spec"]["template"]["spec"]
+    container = next(c for c in pod["containers"] if c["name"] == "api")
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert env["EGOV_KEYCLOAK_DIRECTORY_SECRET_FILE"].startswith("/run/secrets/")
+    example = next(s for s in documents(K8S / "secrets.example.yaml") if s["metadata"]["name"] == "egov-api")
+    for what in (pod, one("ConfigMap", "egov-api"), example):
+        assert not KEYCLOAK_ADMIN.search(yaml.safe_dump(what)), what
+    api = yaml.safe_load((DEPLOY / "compose" / "compose.yaml").read_text())["services"]["api"]
+    assert api["environment"]["EGOV_KEYCLOAK_DIRECTORY_SECRET_FILE"] == "/run/secrets/keycloak_directory_secret"
+    assert "keycloak_directory_secret" in api["secrets"]
+    assert not KEYCLOAK_ADMIN.search(yaml.safe_dump(api)), api
+
+
 def test_service_and_autoscaler_target_the_deployment():
     deployment = one("Deployment", "egov-api")
     labels = deployment["spec"]["template"]["metadata"]["labels"]
@@ -106,6 +137,9 @@ def test_compose_has_database_keycloak_api_and_tls_proxy():
     declared = set(compose["secrets"])
     for name, service in services.items():
         assert set(service.get("secrets", [])) <= declared, name
+        for variable, value in (service.get("environment") or {}).items():
+            if variable.endswith("_FILE") and value.startswith("/run/secrets/"):
+                assert value.removeprefix("/run/secrets/") in service["secrets"], (name, variable)
     caddyfile = (DEPLOY / "compose" / "Caddyfile").read_text()
     assert caddyfile.count("tls /etc/caddy/tls/") == 2 and "reverse_proxy api:8080" in caddyfile
 

@@ -57,3 +57,19 @@ def test_secrets_can_come_from_files(tmp_path: Path):
     assert settings.database_url == "postgresql://egov:pw@db.internal/egov"
     with pytest.raises(SettingsError):
         Settings.from_env({"EGOV_DATA_DIR": str(tmp_path), "EGOV_PKCS11_PIN_FILE": str(tmp_path / "missing")})
+
+
+def test_directory_secret_is_configured_or_the_one_apply_generates(tmp_path: Path):
+    from api.cli.idp import realm_plan
+
+    (tmp_path / "directory").write_text("from-a-file\n")
+    configured = Settings.from_env({"EGOV_DATA_DIR": str(tmp_path / "a"),
+                                    "EGOV_KEYCLOAK_DIRECTORY_SECRET_FILE": str(tmp_path / "directory")})
+    assert configured.keycloak_directory_client_secret() == "from-a-file" and "from-a-file" not in repr(configured)
+    # What `egov idp apply` sets on client egov-directory is what the API sends, configured or generated.
+    assert realm_plan(configured, "http://a", "http://b", None).client_secret("egov-directory") == "from-a-file"
+    embedded = Settings.from_env({"EGOV_DATA_DIR": str(tmp_path / "b")})
+    assert not (tmp_path / "b").exists()  # read when first needed
+    generated = embedded.keycloak_directory_client_secret()
+    assert generated == realm_plan(embedded, "http://a", "http://b", None).client_secret("egov-directory")
+    assert (tmp_path / "b" / "secrets" / "keycloak-client-egov-directory").read_text() == generated

@@ -105,6 +105,8 @@ def running_sso(data_dir: Path) -> Iterator[SsoWorld]:
         "EGOV_KEYCLOAK_PORT": str(free_port()),
         "EGOV_KEYCLOAK_MANAGEMENT_PORT": str(free_port()),
         "EGOV_KEYCLOAK_ADMIN_PASSWORD": secrets.token_urlsafe(16),
+        # Configured rather than generated: servers over other data dirs copy EGOV_KEYCLOAK_* and look users up too.
+        "EGOV_KEYCLOAK_DIRECTORY_SECRET": secrets.token_urlsafe(24),
         "EGOV_KEYCLOAK_START_TIMEOUT": "300",
     }
     settings = Settings.from_env({**os.environ, **env})
