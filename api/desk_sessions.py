@@ -16,7 +16,9 @@ from idp.tokens import AccessToken
 from signing.desk_models import DeskSessionRecord
 
 COOKIE = "egov_desk"
-LIFETIME = timedelta(hours=8)  # a working day; Keycloak's back-channel logout ends it sooner
+LIFETIME = timedelta(hours=8)  # a working day at most; Keycloak's back-channel logout ends it sooner
+IDLE = timedelta(minutes=30)  # as Keycloak's SSO idle timeout: a desk left alone is locked again
+IDLE_SLACK = timedelta(minutes=1)  # the idle deadline is moved at most once a minute (one write, not one per request)
 
 
 @dataclass(frozen=True)
@@ -44,9 +46,14 @@ def _key(cookie: str) -> str:
 
 
 class DeskSessions:
-    def __init__(self, database: Database, lifetime: timedelta = LIFETIME) -> None:
+    def __init__(self, database: Database, lifetime: timedelta = LIFETIME, idle: timedelta = IDLE) -> None:
         self.database = database
         self.lifetime = lifetime
+        self.idle = min(idle, lifetime)
+
+    def _deadline(self, created_at: datetime, now: datetime) -> datetime:
+        """`expires_at` is the idle deadline, never past the session's whole lifetime."""
+        return min(now + self.idle, created_at + self.lifetime)
 
     def open(self, user: DeskUser, replacing: str | None = None) -> str:
         """A new cookie value for `user` (a fresh one at every login: no session fixation); the session it
@@ -61,17 +68,21 @@ class DeskSessions:
             session.add(DeskSessionRecord(
                 id=_key(cookie), subject=user.subject, keycloak_sid=user.keycloak_sid, username=user.username,
                 display_name=user.display_name, roles=" ".join(sorted(user.roles)), id_token=user.id_token,
-                created_at=now, expires_at=now + self.lifetime,
+                created_at=now, expires_at=self._deadline(now, now),
             ))
         return cookie
 
     def find(self, cookie: str | None) -> DeskUser | None:
         if not cookie:
             return None
+        now = datetime.now(UTC)
         with self.database.transaction() as session:
             record = session.get(DeskSessionRecord, _key(cookie))
-            if record is None or record.expires_at <= datetime.now(UTC):
+            if record is None or record.expires_at <= now or record.created_at + self.lifetime <= now:
                 return None
+            deadline = self._deadline(record.created_at, now)
+            if deadline - record.expires_at >= IDLE_SLACK:  # in use: the idle deadline moves on
+                record.expires_at = deadline
             return DeskUser(record.subject, record.username, record.display_name, frozenset(record.roles.split()),
                             record.keycloak_sid, record.id_token)
 
