@@ -65,7 +65,7 @@ from idp.errors import TokenError
 from idp.jwks import JwksCache
 from idp.logout import LogoutTokenVerifier
 from idp.oidc import AuthorizationRequest, OidcClient, ProviderEndpoints, TokenEndpointError
-from idp.realm import API_CLIENT, EGOV_REALM, SIGNING_DESK_CLIENT, RealmPlan
+from idp.realm import API_CLIENT, EGOV_REALM, SIGNING_DESK_CLIENT
 from idp.sessions import LoggedOutSessions
 from idp.tokens import AccessToken, IdTokenVerifier, TokenVerifier
 from signing.desk_documents import DeskDocuments, DeskRefusal, Upload, clean_file_name
@@ -93,8 +93,7 @@ class SignOn:
     def __init__(self, settings: Settings) -> None:
         self.issuer = f"{settings.keycloak_url}/realms/{EGOV_REALM}"
         self.base_url = f"{settings.public_base_url}/desk"
-        self._secret = RealmPlan(settings.keycloak_url, (), self.base_url, settings.stored_secret).client_secret(
-            SIGNING_DESK_CLIENT)
+        self._secret = settings.keycloak_client_secret(SIGNING_DESK_CLIENT)
         keys = JwksCache(f"{self.issuer}/protocol/openid-connect/certs")
         self.access_tokens = TokenVerifier(self.issuer, (SIGNING_DESK_CLIENT, API_CLIENT), keys)
         self.id_tokens = IdTokenVerifier(self.issuer, SIGNING_DESK_CLIENT, keys)

@@ -18,8 +18,8 @@ SESSION_COOKIE = "egov_session"
 
 
 def init_app(app: Flask, settings: Settings) -> None:
-    # One key for every worker (and every restart): generated once into the data dir, or EGOV_* from a secret store.
-    app.secret_key = settings.stored_secret("flask-session-key")
+    # One key for every worker, restart and instance: EGOV_SESSION_SECRET(_FILE), else generated into the data dir.
+    app.secret_key = settings.session_signing_secret()
     app.config.update(
         SESSION_COOKIE_NAME=SESSION_COOKIE,
         SESSION_COOKIE_HTTPONLY=True,

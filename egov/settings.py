@@ -14,8 +14,7 @@ from pathlib import Path
 # decoder and some Windows stacks). A deployment must set the policy OIDs registered for it.
 DEFAULT_POLICY_OID = "1.3.6.1.4.1.99999.704.1.1"
 DEFAULT_TSA_POLICY_OID = "1.3.6.1.4.1.99999.704.1.3"
-# Under the data dir's secrets/: the name `RealmPlan.client_secret("egov-directory")` uses (api/cli/idp.py).
-KEYCLOAK_DIRECTORY_SECRET_NAME = "keycloak-client-egov-directory"
+CLIENT_SECRET_PREFIX = "EGOV_KEYCLOAK_CLIENT_SECRET_"  # + the client id in capitals, '-' as '_' (…_SIGNING_DESK)
 
 
 class SettingsError(ValueError):
@@ -82,6 +81,9 @@ class Settings:
     keycloak_admin: str = "admin"
     keycloak_admin_password: str = field(default="", repr=False)
     keycloak_directory_secret: str = field(default="", repr=False)  # client egov-directory (service account)
+    # Configured secrets of other Keycloak clients, as (client id, secret): every API instance must agree on them.
+    keycloak_client_secrets: tuple[tuple[str, str], ...] = field(default=(), repr=False)
+    session_secret: str = field(default="", repr=False)  # signs the session cookie and CSRF tokens
     keycloak_cache_dir: Path = Path("~/.cache/egov-trust/keycloak")
     keycloak_start_timeout: int = 180
     java_home: str = ""
@@ -124,6 +126,7 @@ class Settings:
             ocsp_validity=timedelta(minutes=_int(env, "EGOV_OCSP_VALIDITY_MINUTES", 60)),
             max_request_bytes=_int(env, "EGOV_MAX_REQUEST_BYTES", 32 * 1024 * 1024),
             log_level=env.get("EGOV_LOG_LEVEL") or "INFO",
+            session_secret=_secret(env, "EGOV_SESSION_SECRET"),
             **_keycloak_settings(env),
             **_signing_settings(env, base_url),
             **_remote_signing_settings(env),
@@ -142,7 +145,21 @@ class Settings:
     def keycloak_directory_client_secret(self) -> str:
         """The secret of client `egov-directory` (user lookups for signing): from settings, else the one
         `egov idp apply` generated into the data dir for that client."""
-        return self.keycloak_directory_secret or self.stored_secret(KEYCLOAK_DIRECTORY_SECRET_NAME)
+        return self.keycloak_directory_secret or self.keycloak_client_secret("egov-directory")
+
+    def keycloak_client_secret(self, client_id: str) -> str:
+        """A Keycloak client's secret: EGOV_KEYCLOAK_CLIENT_SECRET_<CLIENT_ID>(_FILE) when configured (several API
+        instances, a Keycloak set up elsewhere), else the one generated once into the data dir, as `egov idp
+        apply` sets it on the client."""
+        configured = dict(self.keycloak_client_secrets).get(client_id)
+        if client_id == "egov-directory" and self.keycloak_directory_secret:
+            configured = self.keycloak_directory_secret
+        return configured or self.stored_secret(f"keycloak-client-{client_id}")
+
+    def session_signing_secret(self) -> str:
+        """The key of the signed session cookie and CSRF tokens: EGOV_SESSION_SECRET(_FILE), shared by every
+        instance behind one address, else generated once into the data dir (one machine)."""
+        return self.session_secret or self.stored_secret("flask-session-key")
 
     def stored_secret(self, name: str) -> str:
         """A random secret generated once and kept 0600 under the data dir's secrets/ (same value ever after)."""
@@ -175,11 +192,19 @@ def _keycloak_settings(env: Mapping[str, str]) -> dict[str, object]:
         "keycloak_admin": env.get("EGOV_KEYCLOAK_ADMIN") or "admin",
         "keycloak_admin_password": env.get("EGOV_KEYCLOAK_ADMIN_PASSWORD") or "",
         "keycloak_directory_secret": _secret(env, "EGOV_KEYCLOAK_DIRECTORY_SECRET"),
+        "keycloak_client_secrets": _client_secrets(env),
         "keycloak_cache_dir": Path(env.get("EGOV_KEYCLOAK_CACHE") or "~/.cache/egov-trust/keycloak").expanduser(),
         "keycloak_start_timeout": _int(env, "EGOV_KEYCLOAK_START_TIMEOUT", 180),
         "java_home": env.get("EGOV_JAVA_HOME") or "",
         "maven_repository": (env.get("EGOV_MAVEN_REPOSITORY") or "https://repo.maven.apache.org/maven2").rstrip("/"),
     }
+
+
+def _client_secrets(env: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
+    prefix = CLIENT_SECRET_PREFIX
+    names = {key[len(prefix):].removesuffix("_FILE") for key in env if key.startswith(prefix)}
+    found = ((name.lower().replace("_", "-"), _secret(env, prefix + name)) for name in sorted(names))
+    return tuple((client_id, secret) for client_id, secret in found if secret)
 
 
 def _signing_settings(env: Mapping[str, str], base_url: str) -> dict[str, object]:

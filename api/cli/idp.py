@@ -8,7 +8,9 @@ from typing import TYPE_CHECKING
 import click
 
 from deploy.keycloak.launcher import KeycloakConfig, KeycloakError, KeycloakLauncher
-from egov.settings import KEYCLOAK_DIRECTORY_SECRET_NAME, Settings, get_settings
+from egov.settings import Settings, get_settings
+
+CLIENT_SECRET_NAME = "keycloak-client-"  # RealmPlan.client_secret's name for a client's secret
 
 if TYPE_CHECKING:
     from idp.realm import RealmPlan
@@ -29,9 +31,9 @@ def realm_plan(settings: Settings, portal_dvc: str, portal_motcua: str, signing_
     desk = signing_desk or f"{settings.public_base_url}/desk"  # the desk's pages live under /desk/ (api/desk_pages.py)
 
     def secret(name: str) -> str:
-        # A configured directory secret is what the API sends, so apply sets that one on client egov-directory.
-        if name == KEYCLOAK_DIRECTORY_SECRET_NAME:
-            return settings.keycloak_directory_client_secret()
+        # A configured client secret is what the API sends, so apply sets that one on the client.
+        if name.startswith(CLIENT_SECRET_NAME):
+            return settings.keycloak_client_secret(name.removeprefix(CLIENT_SECRET_NAME))
         return settings.stored_secret(name)
 
     return RealmPlan(settings.keycloak_url, portals, desk.rstrip("/"), secret)

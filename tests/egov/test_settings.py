@@ -73,3 +73,30 @@ def test_directory_secret_is_configured_or_the_one_apply_generates(tmp_path: Pat
     generated = embedded.keycloak_directory_client_secret()
     assert generated == realm_plan(embedded, "http://a", "http://b", None).client_secret("egov-directory")
     assert (tmp_path / "b" / "secrets" / "keycloak-client-egov-directory").read_text() == generated
+
+
+def test_every_client_secret_and_the_session_key_can_be_configured_for_several_instances(tmp_path: Path):
+    """Instances behind one address must agree on the desk's client secret and on the key that signs session
+    cookies and CSRF tokens; with nothing configured each comes from the data dir (one machine)."""
+    from api.app import create_app
+    from api.cli.idp import realm_plan
+    from idp.realm import SIGNING_DESK_CLIENT
+
+    (tmp_path / "desk").write_text("desk-secret\n")
+    env = {"EGOV_DATA_DIR": str(tmp_path / "a"), "EGOV_SESSION_SECRET": "session-key",
+           "EGOV_KEYCLOAK_CLIENT_SECRET_SIGNING_DESK_FILE": str(tmp_path / "desk"),
+           "EGOV_KEYCLOAK_CLIENT_SECRET_PORTAL_DVC": "dvc-secret"}
+    configured = Settings.from_env(env)
+    assert configured.keycloak_client_secret(SIGNING_DESK_CLIENT) == "desk-secret"
+    assert configured.keycloak_client_secret("portal-dvc") == "dvc-secret"
+    assert "desk-secret" not in repr(configured) and "session-key" not in repr(configured)
+    plan = realm_plan(configured, "http://a", "http://b", None)  # what `egov idp apply` sets on the clients
+    assert plan.client_secret(SIGNING_DESK_CLIENT) == "desk-secret" and plan.client_secret("portal-dvc") == "dvc-secret"
+    assert create_app(configured).secret_key == "session-key"
+    assert not (tmp_path / "a" / "secrets" / "flask-session-key").exists()
+
+    embedded = Settings.from_env({"EGOV_DATA_DIR": str(tmp_path / "b")})
+    generated = embedded.keycloak_client_secret(SIGNING_DESK_CLIENT)
+    assert generated == realm_plan(embedded, "http://a", "http://b", None).client_secret(SIGNING_DESK_CLIENT)
+    assert (tmp_path / "b" / "secrets" / "keycloak-client-signing-desk").read_text() == generated
+    assert create_app(embedded).secret_key == (tmp_path / "b" / "secrets" / "flask-session-key").read_text()
