@@ -168,3 +168,23 @@ def test_an_official_signs_on_the_desk_with_the_otp_and_the_verification_page_ju
     assert verify_in_browser(page, steps, stack.urls["verify"], tampered, "verify-tampered-invalid") == "invalid"
     expect(page.locator("#verdict")).to_contain_text("không hợp lệ")
     context.close()
+
+
+@pytest.mark.parametrize("page_name", ["desk", "verify", "ca", "portal-dvc"])
+def test_pages_fit_a_phone_screen_without_sideways_scrolling(stack: Stack, browser: Browser, page_name: str):
+    """390 CSS pixels wide (a common phone): nothing wider than the screen, text readable, the page in Vietnamese."""
+    context = browser.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True,
+                                  has_touch=True)
+    page = context.new_page()
+    page.goto(stack.urls[page_name])
+    steps = Steps(page, f"phone-{page_name}")
+    steps.shot("phone")
+    assert page.evaluate("document.documentElement.lang") == "vi"
+    overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+    assert overflow <= 1, f"{page_name} is {overflow} px wider than a phone screen"
+    smallest = page.evaluate(
+        "Math.min(...[...document.querySelectorAll('p, a, label, button, td, th, li')]"
+        ".filter(e => e.offsetParent !== null && e.textContent.trim())"
+        ".map(e => parseFloat(getComputedStyle(e).fontSize)))")
+    assert smallest >= 12, f"text of {smallest}px on {page_name}"
+    context.close()
