@@ -19,6 +19,7 @@ from functools import cached_property
 
 from flask import Blueprint, Flask, Response, abort, current_app, request
 
+from api.ops import log_request, security_headers
 from ca.authority import CertificateAuthority
 from ca.crl import CrlPublisher, role_for_slug
 from ca.ocsp import OcspAnswer, OcspResponder, error_answer
@@ -32,7 +33,6 @@ PROTOCOL_MAX_BYTES = 64 * 1024
 CRL_MAX_AGE = 60  # seconds HTTP caches may keep a CRL: a status change shows within a minute
 
 blueprint = Blueprint("pki", __name__)
-http_log = logging.getLogger("egov.http")  # the request log of api/ops.py
 
 
 class PublicPki:
@@ -67,7 +67,8 @@ def init_app(app: Flask, settings: Settings) -> None:
     services = PublicPki(settings)
     app.extensions["egov.pki"] = services
     app.register_blueprint(blueprint)
-    app.wsgi_app = OcspPostFastPath(app.wsgi_app, services)  # type: ignore[method-assign]
+    app.wsgi_app = OcspPostFastPath(  # type: ignore[method-assign]
+        app.wsgi_app, services, settings.public_base_url.startswith("https://"))
 
 
 class OcspPostFastPath:
@@ -79,9 +80,11 @@ class OcspPostFastPath:
     Flask view, which gives the same answers; request metrics and the request log line are kept the same.
     """
 
-    def __init__(self, app: Callable, services: PublicPki) -> None:
+    def __init__(self, app: Callable, services: PublicPki, tls: bool) -> None:
         self.app = app
         self.services = services
+        self.headers = [("Content-Type", "application/ocsp-response"), ("Cache-Control", "no-store"),
+                        *security_headers("application/ocsp-response", tls)]
         self.requests = REQUESTS.labels("POST", "/ocsp", "200")
         self.latency = LATENCY.labels("/ocsp")
 
@@ -100,17 +103,11 @@ class OcspPostFastPath:
         except Exception:  # the responder answers every request itself; this is the last line, never a 500
             logging.getLogger(__name__).exception("OCSP fast path failed")
             answer = error_answer("internal_error")
-        start_response("200 OK", [
-            ("Content-Type", "application/ocsp-response"), ("Content-Length", str(len(answer.der))),
-            ("Cache-Control", "no-store"), ("X-Content-Type-Options", "nosniff"),
-        ])
+        start_response("200 OK", [*self.headers, ("Content-Length", str(len(answer.der)))])
         elapsed = time.perf_counter() - started
         self.requests.inc()
         self.latency.observe(elapsed)
-        if http_log.isEnabledFor(logging.INFO):
-            http_log.info("request", extra={"http": {
-                "method": "POST", "path": "/ocsp", "status": 200, "ms": round(elapsed * 1000, 2),
-                "remote": environ.get("REMOTE_ADDR")}})
+        log_request("POST", "/ocsp", 200, elapsed, environ.get("REMOTE_ADDR"))
         return [answer.der]
 
 
