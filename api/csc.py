@@ -115,8 +115,9 @@ def remote_signing_audit() -> Response:
 def init_app(app: Flask, settings: Settings) -> None:
     """Bind the CSC service and an access-token verifier for audience `egov-api` (JWKS fetched on first use)."""
     issuer = f"{settings.keycloak_url}/realms/{EGOV_REALM}"
-    verifier = TokenVerifier(issuer, API_CLIENT, JwksCache(f"{issuer}/protocol/openid-connect/certs"))
+    keys = JwksCache(f"{issuer}/protocol/openid-connect/certs")  # the realm's keys, shared by every verifier here
+    verifier = TokenVerifier(issuer, API_CLIENT, keys)
     authority = CertificateAuthority(settings, get_database(settings))
     service = RemoteSigningService(settings, authority, KeycloakDirectory.for_settings(settings))
-    app.extensions[EXTENSION] = {"service": service, "verifier": verifier}
+    app.extensions[EXTENSION] = {"service": service, "verifier": verifier, "keys": keys}
     app.register_blueprint(blueprint)

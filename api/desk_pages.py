@@ -90,11 +90,10 @@ class SignOn:
     """The desk as a confidential OIDC client of realm `egov`; endpoints are discovered on first use, so the app
     starts while Keycloak is still starting."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, keys: JwksCache) -> None:
         self.issuer = f"{settings.keycloak_url}/realms/{EGOV_REALM}"
         self.base_url = f"{settings.public_base_url}/desk"
         self._secret = settings.keycloak_client_secret(SIGNING_DESK_CLIENT)
-        keys = JwksCache(f"{self.issuer}/protocol/openid-connect/certs")
         self.access_tokens = TokenVerifier(self.issuer, (SIGNING_DESK_CLIENT, API_CLIENT), keys)
         self.id_tokens = IdTokenVerifier(self.issuer, SIGNING_DESK_CLIENT, keys)
         self.logout_tokens = LogoutTokenVerifier(self.issuer, SIGNING_DESK_CLIENT, keys, LoggedOutSessions())
@@ -458,7 +457,8 @@ def init_app(app: Flask, settings: Settings) -> None:
     app.extensions[EXTENSION] = {
         "csp": _content_security_policy(settings),
         "max_auth_age": settings.signing_max_auth_age,
-        "sign_on": SignOn(settings),
+        # The realm's keys are the CSC verifier's (one JWKS cache per process, one refetch per key rotation).
+        "sign_on": SignOn(settings, app.extensions["egov.csc"]["keys"]),
         "sessions": DeskSessions(database),
         "documents": DeskDocuments(database, settings, CertificateAuthority(settings, database)),
     }

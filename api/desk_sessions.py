@@ -78,7 +78,7 @@ class DeskSessions:
         now = datetime.now(UTC)
         with self.database.transaction() as session:
             record = session.get(DeskSessionRecord, _key(cookie))
-            if record is None or record.expires_at <= now or record.created_at + self.lifetime <= now:
+            if record is None or record.expires_at <= now:  # idle, or at the end of its lifetime (`_deadline`)
                 return None
             deadline = self._deadline(record.created_at, now)
             if deadline - record.expires_at >= IDLE_SLACK:  # in use: the idle deadline moves on

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 
 from flask import Blueprint, Flask, current_app, render_template
 
 from ca.authority import CA_SLUGS, CertificateAuthority
 from egov.settings import Settings
+from signing.appearance import VIETNAM, vietnam_iso
 
-VIETNAM = timezone(timedelta(hours=7))
 blueprint = Blueprint("pages", __name__, template_folder="templates", static_folder="static",
                       static_url_path="/static")
 
@@ -42,7 +42,7 @@ def published_authorities(settings: Settings) -> list[PublishedAuthority]:
             PublishedAuthority(
                 subject=record.subject,
                 not_after=vietnam_time(record.not_after),
-                not_after_iso=record.not_after.astimezone(VIETNAM).isoformat(timespec="seconds"),
+                not_after_iso=vietnam_iso(record.not_after),
                 sha256=record.sha256,
                 certificate_url=f"{base}/ca/{slug}.crt",
                 crl_url=f"{base}/crl/{slug}.crl",

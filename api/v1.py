@@ -3,7 +3,6 @@ OpenAPI description at /openapi.json. Every error is problem+json (RFC 9457)."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -18,7 +17,7 @@ from pyhanko.sign.validation.errors import SignatureValidationError
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from api.csc import caller_of_request
+from api.csc import csc_json
 from api.openapi import document as openapi_document
 from api.problems import problem
 from ca.authority import CertificateAuthority
@@ -27,9 +26,7 @@ from egov import audit
 from egov.db import get_database
 from egov.errors import Refusal
 from egov.settings import Settings
-from idp.errors import TokenError
-from idp.tokens import Requirement, TokenVerifier
-from idp.web import problem as token_problem
+from idp.web import init_token_verification, require_token
 from signing.appearance import vietnam_iso
 from signing.errors import InvalidDocument, SigningError
 from signing.explanation import VERDICTS, kind_of
@@ -40,7 +37,6 @@ PREFIX = "/api/v1"
 AUDIT_MAX_LIMIT = 500
 AUDIT_DEFAULT_LIMIT = 100
 MAX_CURSOR = 10**18  # record numbers fit a signed 64-bit integer
-AUDITOR = Requirement.of(roles=["auditor"])
 # An oversized upload is read and dropped up to this much, so the client sees our 413 and not a reset connection.
 DRAIN_MAX_BYTES = 256 * 1024 * 1024
 STATUS_WORDS = {GOOD: "có hiệu lực", SUSPENDED: "tạm dừng (certificateHold)", REVOKED: "đã thu hồi"}
@@ -52,12 +48,6 @@ class BadParameter(Refusal):
     """A query parameter or form field the API cannot use."""
 
     code = "invalid-parameter"
-
-
-def json_response(body: object, status: int = 200) -> Response:
-    response = Response(json.dumps(body, ensure_ascii=False), status=status, mimetype="application/json")
-    response.headers["Cache-Control"] = "no-store"
-    return response
 
 
 def _settings() -> Settings:
@@ -123,7 +113,7 @@ def _too_large(exc: RequestEntityTooLarge) -> Response:
 
 @blueprint.post(f"{PREFIX}/verify")
 def verify() -> Response:
-    return json_response(report_json(verify_document(uploaded_pdf(), _settings())))
+    return csc_json(report_json(verify_document(uploaded_pdf(), _settings())))
 
 
 # -- certificates ------------------------------------------------------------------------------------------------
@@ -185,7 +175,7 @@ def _certificate(serial: str) -> CertificateRecord:
 
 @blueprint.get(f"{PREFIX}/certificates/<serial>")
 def certificate_status(serial: str) -> Response:
-    return json_response(certificate_status_json(_certificate(serial), _settings().public_base_url))
+    return csc_json(certificate_status_json(_certificate(serial), _settings().public_base_url))
 
 
 @blueprint.get(f"{PREFIX}/certificates/<serial>/pem")
@@ -198,17 +188,6 @@ def certificate_pem(serial: str) -> Response:
 
 
 # -- audit trail -------------------------------------------------------------------------------------------------
-
-
-def _require_auditor() -> None:
-    caller = caller_of_request()
-    verifier: TokenVerifier = current_app.extensions["egov.csc"]["verifier"]
-    verifier.check_requirement(caller.require_token(), AUDITOR)
-
-
-def _refused(error: TokenError) -> Response:
-    status, headers, body = token_problem(error)
-    return Response(body, status=status, headers=headers)
 
 
 @contextmanager
@@ -244,13 +223,10 @@ def _count(name: str, maximum: int) -> int | None:
 
 
 @blueprint.get(f"{PREFIX}/audit")
+@require_token(roles=["auditor"])
 def audit_records() -> Response:
     """Newest first; filters `action`, `actor`, `target` (exact), `since`, `until`; `limit` and the `cursor` of
     the previous page's `next_cursor`."""
-    try:
-        _require_auditor()
-    except TokenError as error:
-        return _refused(error)
     limit = _count("limit", AUDIT_MAX_LIMIT) or AUDIT_DEFAULT_LIMIT
     with _reading() as session:
         records = audit.list_records(
@@ -259,27 +235,24 @@ def audit_records() -> Response:
             before=_count("cursor", MAX_CURSOR), limit=limit + 1,
         )
     page, more = records[:limit], len(records) > limit
-    return json_response({
+    return csc_json({
         "records": [r.to_dict() for r in page],
         "next_cursor": str(page[-1].seq) if more else None,
     })
 
 
 @blueprint.get(f"{PREFIX}/audit/verify")
+@require_token(roles=["auditor"])
 def audit_verify() -> Response:
-    try:
-        _require_auditor()
-    except TokenError as error:
-        return _refused(error)
     with _reading() as session:
         result = audit.verify_chain(session)
-    return json_response({"ok": result.ok, "records": result.records, "problem": result.problem,
+    return csc_json({"ok": result.ok, "records": result.records, "problem": result.problem,
                           "bad_seq": result.bad_seq})
 
 
 @blueprint.get("/openapi.json")
 def openapi() -> Response:
-    response = json_response(openapi_document(_settings().public_base_url))
+    response = csc_json(openapi_document(_settings().public_base_url))
     response.headers["Cache-Control"] = "public, max-age=300"
     return response
 
@@ -287,4 +260,5 @@ def openapi() -> Response:
 def init_app(app: Flask, settings: Settings) -> None:
     """Needs `api.csc` bound first: the audit endpoints use its verifier of `egov-api` access tokens."""
     app.extensions[EXTENSION] = settings
+    init_token_verification(app, app.extensions["egov.csc"]["verifier"])  # `require_token` checks egov-api tokens
     app.register_blueprint(blueprint)

@@ -10,10 +10,11 @@ from flask import Blueprint, Flask, current_app, render_template
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from api.pages import VIETNAM, vietnam_time
+from api.pages import vietnam_time
 from api.v1 import drain_request_body, uploaded_pdf, verify_document
 from egov.errors import Refusal
 from egov.settings import Settings
+from signing.appearance import vietnam_iso
 from signing.explanation import CHANGES, COVERAGE, REVOCATION, VERDICTS, YES_NO, Bilingual, SignatureKind, kind_of
 from signing.validation import SignatureReport, ValidationReport, Verdict
 
@@ -30,7 +31,7 @@ class Moment:
 
     @classmethod
     def of(cls, moment: datetime | None) -> Moment | None:
-        return cls(vietnam_time(moment), moment.astimezone(VIETNAM).isoformat(timespec="seconds")) if moment else None
+        return cls(vietnam_time(moment), vietnam_iso(moment)) if moment else None
 
 
 @dataclass(frozen=True)

@@ -412,13 +412,17 @@ class DeskDocuments:
 
     def _store(self, records: list[DeskDocumentRecord], outputs: list[bytes], expected: str,
                changes: dict[str, object]) -> list[DeskDocumentView]:
-        """Keep the signed bytes, unless someone else's approval of the same document came first."""
+        """Keep the signed bytes, unless someone else's approval of the same document came first; the documents
+        this approval stored (those another one took first are not counted)."""
+        stored = []
         with self.database.transaction() as session:
             for record, data in zip(records, outputs, strict=True):
-                session.execute(update(DeskDocumentRecord)
-                                .where(DeskDocumentRecord.id == record.id, DeskDocumentRecord.status == expected)
-                                .values(signed=data, level=self.level.value, **changes)
-                                .execution_options(synchronize_session=False))
-            query = select(DeskDocumentRecord).options(*_WITHOUT_BYTES).where(
-                DeskDocumentRecord.id.in_([r.id for r in records]))
+                result = session.execute(update(DeskDocumentRecord)
+                                         .where(DeskDocumentRecord.id == record.id,
+                                                DeskDocumentRecord.status == expected)
+                                         .values(signed=data, level=self.level.value, **changes)
+                                         .execution_options(synchronize_session=False))
+                if result.rowcount:
+                    stored.append(record.id)
+            query = select(DeskDocumentRecord).options(*_WITHOUT_BYTES).where(DeskDocumentRecord.id.in_(stored))
             return [DeskDocumentView.of(r) for r in session.execute(query).scalars()]
