@@ -25,16 +25,6 @@ from ca.models import REVOKED, SUSPENDED, CertificateRecord, CrlRecord
 from ca.signature import sign_crl
 from egov import audit
 
-# Our reason names (as stored) → RFC 5280 CRLReason. `unspecified` is left out of entries (RFC 5280 §5.3.1).
-CRL_REASONS: dict[str, x509.ReasonFlags] = {
-    "keyCompromise": x509.ReasonFlags.key_compromise,
-    "cACompromise": x509.ReasonFlags.ca_compromise,
-    "affiliationChanged": x509.ReasonFlags.affiliation_changed,
-    "superseded": x509.ReasonFlags.superseded,
-    "cessationOfOperation": x509.ReasonFlags.cessation_of_operation,
-    "certificateHold": x509.ReasonFlags.certificate_hold,
-    "privilegeWithdrawn": x509.ReasonFlags.privilege_withdrawn,
-}
 ROLE_BY_SLUG = {slug: role for role, slug in CA_SLUGS.items()}
 
 
@@ -114,13 +104,9 @@ def sign_revocation_list(
 
 # -- DER of the revokedCertificates list (RFC 5280 §5.1) ------------------------------------------------
 
-_REASON_CODES = {
-    "keyCompromise": 1, "cACompromise": 2, "affiliationChanged": 3, "superseded": 4, "cessationOfOperation": 5,
-    "certificateHold": 6, "privilegeWithdrawn": 9,
-}
 # Extension { id-ce-cRLReasons, extnValue OCTET STRING { ENUMERATED code } }, one per reason.
 _REASON_EXTENSIONS = {
-    name: bytes.fromhex("300a0603551d1504030a01") + bytes([code]) for name, code in _REASON_CODES.items()
+    name: bytes.fromhex("300a0603551d1504030a01") + bytes([code]) for name, code in der.REASON_CODES.items()
 }
 _INVALIDITY_DATE_OID = bytes.fromhex("0603551d18")
 

@@ -6,6 +6,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+# Our reason names (as stored) → RFC 5280 CRLReason codes, for CRL entries and OCSP answers alike. `unspecified` is
+# never stated (RFC 5280 §5.3.1); certificateHold is how a suspension is published.
+REASON_CODES = {
+    "keyCompromise": 1, "cACompromise": 2, "affiliationChanged": 3, "superseded": 4, "cessationOfOperation": 5,
+    "certificateHold": 6, "privilegeWithdrawn": 9,
+}
+
 
 def tlv(tag: int, body: bytes) -> bytes:
     length = len(body)

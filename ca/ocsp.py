@@ -347,10 +347,6 @@ _SUCCESSFUL = bytes.fromhex("0a0100")  # responseStatus ENUMERATED successful(0)
 _BASIC_RESPONSE_OID = bytes.fromhex("06092b0601050507300101")  # id-pkix-ocsp-basic
 _NONCE_OID = bytes.fromhex("06092b0601050507300102")  # id-pkix-ocsp-nonce
 _GOOD, _UNKNOWN = bytes.fromhex("8000"), bytes.fromhex("8200")  # [0] / [2] IMPLICIT NULL
-_REASON_CODES = {
-    "keyCompromise": 1, "cACompromise": 2, "affiliationChanged": 3, "superseded": 4, "cessationOfOperation": 5,
-    "certificateHold": 6, "privilegeWithdrawn": 9,
-}
 
 
 def _cert_status(row: _StatusRow | None) -> bytes:
@@ -361,6 +357,6 @@ def _cert_status(row: _StatusRow | None) -> bytes:
         return _GOOD
     changed_at = _as_utc(row.status_changed_at) if row.status_changed_at else datetime.now(UTC)
     reason = "certificateHold" if row.status == SUSPENDED else row.revocation_reason
-    code = _REASON_CODES.get(reason or "")
+    code = der.REASON_CODES.get(reason or "")
     stated = der.tlv(0xA0, bytes((0x0A, 0x01, code))) if code is not None else b""
     return der.tlv(0xA1, der.generalized_time(changed_at) + stated)

@@ -161,7 +161,8 @@ def test_egov_ca_crl_writes_the_next_crl(egov, sqlite_authority, tmp_path: Path)
 
 def test_entries_are_encoded_exactly_as_cryptography_encodes_them(sqlite_authority):
     """The entries are encoded by hand for speed; the to-be-signed bytes equal those of cryptography's builder."""
-    from ca.crl import CRL_REASONS, RevokedEntry, sign_revocation_list
+    from ca.authority import REVOCATION_REASONS
+    from ca.crl import RevokedEntry, sign_revocation_list
     from ca.keys import SignatureScheme
     from ca.signature import sign_crl
 
@@ -186,10 +187,11 @@ def test_entries_are_encoded_exactly_as_cryptography_encodes_them(sqlite_authori
             [x509.UniformResourceIdentifier("http://127.0.0.1:8080/crl/individuals.crl")], None, True, False, None,
             False, False), True)
     )
+    reasons = {**REVOCATION_REASONS, "certificateHold": x509.ReasonFlags.certificate_hold}
     for item in entries:
         revoked = x509.RevokedCertificateBuilder().serial_number(item.serial).revocation_date(item.revoked_at)
-        if item.reason in CRL_REASONS:
-            revoked = revoked.add_extension(x509.CRLReason(CRL_REASONS[item.reason]), False)
+        if item.reason and item.reason != "unspecified":  # RFC 5280 §5.3.1: unspecified is not stated
+            revoked = revoked.add_extension(x509.CRLReason(reasons[item.reason]), False)
         if item.invalidity_date:
             revoked = revoked.add_extension(x509.InvalidityDate(item.invalidity_date.replace(tzinfo=None)), False)
         builder = builder.add_revoked_certificate(revoked.build())
