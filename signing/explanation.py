@@ -6,7 +6,7 @@ from __future__ import annotations
 import enum
 from typing import NamedTuple
 
-from signing.signer import SEAL_FIELD
+from signing.signer import ATTACHMENT_FIELD, COPY_FIELD, SEAL_FIELD
 from signing.validation import SignatureReport, Verdict
 
 
@@ -40,7 +40,8 @@ KIND_LABELS = {
     SignatureKind.UNKNOWN: Bilingual("Không rõ", "not known"),
 }
 # The field names our signer gives each kind (signing/signer.py): a new field is the stem and a number.
-_FIELD_STEMS = ((SEAL_FIELD, SignatureKind.SEAL), ("SaoY", SignatureKind.COPY), ("PhuLuc", SignatureKind.ATTACHMENT))
+_FIELD_STEMS = ((SEAL_FIELD, SignatureKind.SEAL), (COPY_FIELD, SignatureKind.COPY),
+                (ATTACHMENT_FIELD, SignatureKind.ATTACHMENT))
 
 
 def kind_of(signature: SignatureReport) -> SignatureKind:

@@ -52,6 +52,7 @@ from signing.errors import (
 from signing.fonts import serif_font
 
 SEAL_FIELD = "DauCoQuan"
+COPY_FIELD, ATTACHMENT_FIELD = "SaoY", "PhuLuc"  # stems of the field names of copy and attachment notices
 # OCSP answers and CRLs are dated by the responder's clock, often in the same second they are fetched, and the
 # signer's clock may differ by a few seconds: pyHanko's default one-second tolerance rejects them as "too recent".
 CLOCK_TOLERANCE = timedelta(seconds=60)
@@ -321,7 +322,7 @@ class DocumentSigner:
         font = serif_font(self.settings.data_dir / "fonts")
         width, height = _page_size(writer, 0)
         box = d30.notice_box(lines, font, width, height)
-        name = name or _fresh_field_name(writer, "SaoY" if isinstance(shown, d30.CopyNotice) else "PhuLuc")
+        name = name or _fresh_field_name(writer, COPY_FIELD if isinstance(shown, d30.CopyNotice) else ATTACHMENT_FIELD)
         style = d30.notice_stamp_style(font)
         return _Target(name, self._spec(writer, name, 0, box), style, {"notice": "\n".join(lines)})
 

@@ -8,11 +8,11 @@ import logging
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import NoReturn, TypeVar
+from typing import TypeVar
 
 import click
 
-from api.cli.common import EXIT_REFUSED, actor_option, vietnam_time
+from api.cli.common import actor_option, vietnam_time
 from egov.settings import get_settings
 from signing import appearance as d30
 from signing.errors import SigningError
@@ -64,12 +64,6 @@ def _run_batch(files: list[Path], label: str, work: Callable[[Path], T]) -> list
         for path in bar:
             step(path)
     return results
-
-
-def _refuse(error: SigningError) -> NoReturn:
-    """A refusal before any file is touched (bad credential, options, trust file): message and exit 2."""
-    click.echo(f"Lỗi / error [{error.code}]: {error.vietnamese}\n  {error.english}", err=True)
-    raise click.exceptions.Exit(EXIT_REFUSED)
 
 
 def _error_line(path: Path, error: SigningError) -> str:
@@ -154,18 +148,16 @@ def sign(
     batch = len(files) > 1 or any(p.is_dir() for p in inputs)
     if batch and output.exists() and not output.is_dir():
         raise click.UsageError("nhiều tệp cần -o là thư mục / several inputs need -o to be a folder")
-    try:
-        shown = _appearance(kind, placeholder, page, box, image, seal_diameter, copy_form, copy_org, number_symbol)
-        request = SignatureRequest(field_name=field_name, appearance=shown, reason=reason, location=location,
-                                   certify=certify)
-        settings = get_settings()
-        authority = CertificateAuthority(settings)
-        signing_credential = load_credential(authority, credential)
-        anchors = trust_anchors(settings, trust_files)
-        signer = DocumentSigner(signing_credential, settings, PadesLevel.parse(level), tsa_url=tsa_url,
-                                trust_anchors=anchors)
-    except SigningError as exc:
-        _refuse(exc)
+    # A refusal here (bad credential, options, trust file) is a `Refusal`: `run_guarded` prints it and exits 2.
+    shown = _appearance(kind, placeholder, page, box, image, seal_diameter, copy_form, copy_org, number_symbol)
+    request = SignatureRequest(field_name=field_name, appearance=shown, reason=reason, location=location,
+                               certify=certify)
+    settings = get_settings()
+    authority = CertificateAuthority(settings)
+    signing_credential = load_credential(authority, credential)
+    anchors = trust_anchors(settings, trust_files)
+    signer = DocumentSigner(signing_credential, settings, PadesLevel.parse(level), tsa_url=tsa_url,
+                            trust_anchors=anchors)
 
     def sign_one(path: Path) -> Path:
         data = path.read_bytes()
@@ -242,10 +234,7 @@ def verify(
     _quiet_pyhanko()
     files = _pdfs(inputs)
     settings = get_settings()
-    try:
-        anchors = trust_anchors(settings, trust_files, include_ours=not no_default_trust)
-    except SigningError as exc:
-        _refuse(exc)
+    anchors = trust_anchors(settings, trust_files, include_ours=not no_default_trust)  # refusals: run_guarded
     validator = DocumentValidator(settings, anchors, revocation=revocation, allow_fetching=not offline)
     results = _run_batch(files, "Đang kiểm tra / verifying",
                          lambda path: validator.validate(path.read_bytes(), name=str(path)))

@@ -38,6 +38,15 @@ def key_kind(public_key: PublicKeyTypes) -> str:
     raise InvalidRequest("the credential's key type is not supported")
 
 
+def request_algorithms(public_key: PublicKeyTypes, hash_name: str) -> tuple[str, str]:
+    """(hashAlgo, signAlgo) of a signHash request for this key and hash, with the exact PKCS#1 v1.5 or ECDSA
+    mechanism: the inverse of `signature_scheme` for requests without signAlgoParams."""
+    kind = key_kind(public_key)
+    hash_oid = next(oid for oid, name in HASH_OIDS.items() if name == hash_name)
+    sign_oid = next(oid for oid, known in SIGN_ALGORITHMS.items() if known == (kind, hash_name, False))
+    return hash_oid, sign_oid
+
+
 def supported_algorithms(public_key: PublicKeyTypes) -> list[str]:
     """`key.algo` of credentials/info: every exact mechanism (pyHanko refuses a list with only rsaEncryption)."""
     kind = key_kind(public_key)

@@ -9,20 +9,17 @@ from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 
 from ca.keys import SignatureScheme
 from signing import appearance as d30
 from signing.credentials import Credential
 from signing.errors import SigningError
+from signing.remote.algorithms import request_algorithms
 from signing.remote.errors import InvalidRequest
 from signing.remote.service import Caller, RemoteSigningService
 from signing.signer import DocumentSigner, PadesLevel, SignatureRequest, SignedDocument
 
-HASH_OIDS = {"sha256": "2.16.840.1.101.3.4.2.1", "sha384": "2.16.840.1.101.3.4.2.2", "sha512": "2.16.840.1.101.3.4.2.3"}
-RSA_PKCS1 = {"sha256": "1.2.840.113549.1.1.11", "sha384": "1.2.840.113549.1.1.12", "sha512": "1.2.840.113549.1.1.13"}
-ECDSA = {"sha256": "1.2.840.10045.4.3.2", "sha384": "1.2.840.10045.4.3.3", "sha512": "1.2.840.10045.4.3.4"}
 MAX_DOCUMENTS = 20
 APPROVAL_WAIT_SECONDS = 120
 
@@ -52,7 +49,6 @@ class BatchApproval:
         self.public_key = public_key
         self.names = list(names)
         self._digests: dict[int, bytes] = {}
-        self._scheme: SignatureScheme | None = None
         self._signatures: list[bytes] | None = None
         self._error: BaseException | None = None
         self._approver: int | None = None
@@ -67,7 +63,6 @@ class BatchApproval:
     def submit(self, index: int, digest: bytes, scheme: SignatureScheme) -> bytes:
         with self._condition:
             self._digests[index] = digest
-            self._scheme = scheme
             if len(self._digests) == len(self.names) and self._error is None:
                 self._approver = index
                 try:
@@ -87,10 +82,10 @@ class BatchApproval:
         description = ", ".join(self.names)[:500]
         grant = self.service.authorize(self.caller, {"credentialID": self.credential_id, "numSignatures": len(hashes),
                                                      "hash": hashes, "description": description})
-        algorithms = ECDSA if isinstance(self.public_key, ec.EllipticCurvePublicKey) else RSA_PKCS1
+        hash_oid, sign_oid = request_algorithms(self.public_key, scheme.hash_name)
         signed = self.service.sign_hash(self.caller, {
             "credentialID": self.credential_id, "SAD": grant.sad, "hash": hashes,
-            "hashAlgo": HASH_OIDS[scheme.hash_name], "signAlgo": algorithms[scheme.hash_name],
+            "hashAlgo": hash_oid, "signAlgo": sign_oid,
         })
         return [base64.b64decode(s) for s in signed["signatures"]]
 
