@@ -10,21 +10,20 @@ import socket
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import requests
 from cryptography import x509
 
-from deploy.keycloak.launcher import KeycloakConfig, KeycloakLauncher, log_tail, process_group_alive
+from deploy.keycloak.launcher import KeycloakConfig, KeycloakLauncher, log_tail, stop_process_group
 from egov.settings import Settings
 
 if TYPE_CHECKING:
     from idp.realm import DemoUser
-    from signing.remote.demo import HeldCredential
+    from signing.remote.demo import DemoCredential
 
 Report = Callable[[str], None]
 APP_READY_TIMEOUT = 90.0
@@ -123,17 +122,9 @@ def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
 
 def http_status(url: str, timeout: float = 2.0) -> int | None:
     """The status of a GET (redirects not followed), or None when nothing answers."""
-
-    class _NoRedirect(urllib.request.HTTPRedirectHandler):
-        def redirect_request(self, *args: object, **kwargs: object) -> None:
-            return None
-
     try:
-        with urllib.request.build_opener(_NoRedirect).open(url, timeout=timeout) as response:  # noqa: S310 - loopback
-            return int(response.status)
-    except urllib.error.HTTPError as exc:
-        return exc.code
-    except OSError:
+        return requests.get(url, allow_redirects=False, timeout=timeout).status_code
+    except requests.RequestException:
         return None
 
 
@@ -199,19 +190,10 @@ class ChildServer:
 
     def stop(self, timeout: float = 30.0) -> None:
         """SIGTERM the whole group (gunicorn's workers too), wait, SIGKILL what will not go."""
-        process = self.process
-        if process is None:
-            return
-        for sig in (signal.SIGTERM, signal.SIGKILL):
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, sig)
-            deadline = time.monotonic() + timeout
-            while time.monotonic() < deadline:
-                with contextlib.suppress(subprocess.TimeoutExpired):
-                    process.wait(timeout=0.2)
-                if process.poll() is not None and not process_group_alive(process.pid):
-                    return
-            timeout = 10.0
+        if self.process is not None:
+            stop_process_group(self.process.pid, timeout)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.process.wait(timeout=5)
 
 
 @dataclass
@@ -221,7 +203,7 @@ class StartedStack:
     ca_created: int = 0
     root_sha256: str = ""
     exported_to: Path | None = None
-    credentials: list[HeldCredential] = field(default_factory=list)
+    credentials: list[DemoCredential] = field(default_factory=list)
     demo_users: tuple[DemoUser, ...] = ()
 
 
@@ -363,7 +345,7 @@ class LocalStack:
         while True:
             for child in self._children:
                 child.check_alive()
-            if self.launcher.status().pid is None:
+            if self.launcher.pid() is None:
                 raise ChildExited(f"Keycloak đã dừng bất ngờ / stopped unexpectedly\n{self.launcher.log_tail()}")
             time.sleep(interval)
 

@@ -176,6 +176,20 @@ def process_group_alive(group: int) -> bool:
     return False
 
 
+def stop_process_group(group: int, timeout: float = 60.0) -> None:
+    """SIGTERM the whole group and wait until every process of it is gone; SIGKILL what will not go."""
+    for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, 10.0)):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(group, sig)
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(group, os.WNOHANG)  # reap the leader if it is our child
+            if not process_group_alive(group):
+                return
+            time.sleep(0.1)
+
+
 def log_tail(path: Path, title: str, lines: int = LOG_TAIL_LINES) -> str:
     """The end of a server's log, for error messages."""
     if not path.exists():
@@ -354,6 +368,10 @@ class KeycloakLauncher:
             return None
         return pid
 
+    def pid(self) -> int | None:
+        """Our Keycloak's process (group) id while it runs; unlike `status`, no readiness request."""
+        return self._pid()
+
     def status(self) -> KeycloakStatus:
         pid = self._pid()
         return KeycloakStatus(running=pid is not None, ready=pid is not None and self._ready(), pid=pid,
@@ -365,16 +383,7 @@ class KeycloakLauncher:
         if pid is None:
             self.config.pid_file.unlink(missing_ok=True)
             return False
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(pid, signal.SIGTERM)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and self._alive(pid):
-            time.sleep(0.2)
-        if self._alive(pid):
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(pid, signal.SIGKILL)
-            while self._alive(pid):
-                time.sleep(0.1)
+        stop_process_group(pid, timeout)
         self.config.pid_file.unlink(missing_ok=True)
         return True
 

@@ -20,7 +20,7 @@ DEMO_CREDENTIALS = (
 
 
 @dataclass(frozen=True)
-class HeldCredential:
+class DemoCredential:
     username: str
     profile: str
     credential_id: str
@@ -30,7 +30,7 @@ class HeldCredential:
 
 
 def ensure_demo_credentials(authority: CertificateAuthority, directory: AccountDirectory,
-                            actor: str) -> list[HeldCredential]:
+                            actor: str) -> list[DemoCredential]:
     """Each demo user's credential of its profile: the one already held (first enrolled), else enrolled now."""
     held = []
     for username, request in DEMO_CREDENTIALS:
@@ -38,9 +38,9 @@ def ensure_demo_credentials(authority: CertificateAuthority, directory: AccountD
         existing = [(c, r) for c, r in credentials_of(authority, user.subject) if r.profile == request.profile]
         if existing:
             credential, record = existing[0]
-            held.append(HeldCredential(username, record.profile, credential.id, record.serial, record.subject, False))
+            held.append(DemoCredential(username, record.profile, credential.id, record.serial, record.subject, False))
             continue
         enrolment = enroll(authority, user, request, actor)
-        held.append(HeldCredential(username, enrolment.profile, enrolment.credential_id, enrolment.serial,
+        held.append(DemoCredential(username, enrolment.profile, enrolment.credential_id, enrolment.serial,
                                    enrolment.subject, True))
     return held
