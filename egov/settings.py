@@ -14,6 +14,7 @@ from pathlib import Path
 # decoder and some Windows stacks). A deployment must set the policy OIDs registered for it.
 DEFAULT_POLICY_OID = "1.3.6.1.4.1.99999.704.1.1"
 DEFAULT_TSA_POLICY_OID = "1.3.6.1.4.1.99999.704.1.3"
+DIRECTORY_CLIENT = "egov-directory"  # the Keycloak client signing looks users up as (idp/realm.py makes it)
 CLIENT_SECRET_PREFIX = "EGOV_KEYCLOAK_CLIENT_SECRET_"  # + the client id in capitals, '-' as '_' (…_SIGNING_DESK)
 
 
@@ -145,14 +146,14 @@ class Settings:
     def keycloak_directory_client_secret(self) -> str:
         """The secret of client `egov-directory` (user lookups for signing): from settings, else the one
         `egov idp apply` generated into the data dir for that client."""
-        return self.keycloak_directory_secret or self.keycloak_client_secret("egov-directory")
+        return self.keycloak_client_secret(DIRECTORY_CLIENT)
 
     def keycloak_client_secret(self, client_id: str) -> str:
         """A Keycloak client's secret: EGOV_KEYCLOAK_CLIENT_SECRET_<CLIENT_ID>(_FILE) when configured (several API
         instances, a Keycloak set up elsewhere), else the one generated once into the data dir, as `egov idp
         apply` sets it on the client."""
         configured = dict(self.keycloak_client_secrets).get(client_id)
-        if client_id == "egov-directory" and self.keycloak_directory_secret:
+        if client_id == DIRECTORY_CLIENT and self.keycloak_directory_secret:
             configured = self.keycloak_directory_secret
         return configured or self.stored_secret(f"keycloak-client-{client_id}")
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from keycloak import KeycloakAdmin, KeycloakOpenIDConnection
 from keycloak.exceptions import KeycloakError
 
+from egov.settings import DIRECTORY_CLIENT
 from idp.otp import base32_secret
 
 EGOV_REALM = "egov"
@@ -23,7 +24,6 @@ ID_NUMBER_ATTRIBUTE = "so_dinh_danh"
 BROKER_CLIENT = "egov-broker"
 API_CLIENT = "egov-api"
 SIGNING_DESK_CLIENT = "signing-desk"
-DIRECTORY_CLIENT = "egov-directory"
 # All the signing service may do in Keycloak: read users (enabled, roles, so_dinh_danh), never change anything.
 DIRECTORY_ROLES = ("view-users", "query-users")
 REALM_MANAGEMENT = "realm-management"
@@ -68,10 +68,11 @@ class RealmPlan:
     keycloak_url: str
     portals: tuple[PortalClient, ...]
     signing_desk_url: str
-    secret: SecretSource = field(repr=False)
+    secret: SecretSource = field(repr=False)  # demo users' passwords and OTP seeds, by name
+    client_secrets: SecretSource = field(repr=False)  # a client's secret, by client id
 
     def client_secret(self, client_id: str) -> str:
-        return self.secret(f"keycloak-client-{client_id}")
+        return self.client_secrets(client_id)
 
     def demo_users(self) -> tuple[DemoUser, ...]:
         def user(realm: str, username: str, first: str, last: str, roles: tuple[str, ...], otp: bool = True,

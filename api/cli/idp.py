@@ -10,8 +10,6 @@ import click
 from deploy.keycloak.launcher import KeycloakConfig, KeycloakError, KeycloakLauncher
 from egov.settings import Settings, get_settings
 
-CLIENT_SECRET_NAME = "keycloak-client-"  # RealmPlan.client_secret's name for a client's secret
-
 if TYPE_CHECKING:
     from idp.realm import RealmPlan
 
@@ -21,22 +19,16 @@ def _launcher(settings: Settings) -> KeycloakLauncher:
 
 
 def realm_plan(settings: Settings, portal_dvc: str, portal_motcua: str, signing_desk: str | None) -> RealmPlan:
-    """What `apply` makes for these portal URLs; secrets are generated once into the data dir (the directory
-    client's may be configured instead, EGOV_KEYCLOAK_DIRECTORY_SECRET)."""
+    """What `apply` makes for these portal URLs; demo secrets are generated once into the data dir, and each
+    client's secret is the one the app sends (`Settings.keycloak_client_secret`: configured, else generated)."""
     from idp.demo_portals import PORTALS
     from idp.realm import PortalClient, RealmPlan
 
     urls = (portal_dvc.rstrip("/"), portal_motcua.rstrip("/"))
     portals = tuple(PortalClient(cid, vi, url) for (cid, vi, _), url in zip(PORTALS, urls, strict=True))
     desk = signing_desk or f"{settings.public_base_url}/desk"  # the desk's pages live under /desk/ (api/desk_pages.py)
-
-    def secret(name: str) -> str:
-        # A configured client secret is what the API sends, so apply sets that one on the client.
-        if name.startswith(CLIENT_SECRET_NAME):
-            return settings.keycloak_client_secret(name.removeprefix(CLIENT_SECRET_NAME))
-        return settings.stored_secret(name)
-
-    return RealmPlan(settings.keycloak_url, portals, desk.rstrip("/"), secret)
+    return RealmPlan(settings.keycloak_url, portals, desk.rstrip("/"), settings.stored_secret,
+                     settings.keycloak_client_secret)
 
 
 portal_options = [
