@@ -247,6 +247,7 @@ class DocumentValidator:
         self._revocation = revocation
         self.anchors = tuple(trust_anchors)
         roots = [asn1_x509.Certificate.load(c.public_bytes(Encoding.DER)) for c in self.anchors]
+        self._anchor_roots = roots
         fetching = RevinfoOnlineFetchingRule.ALWAYS_FETCH if allow_fetching else RevinfoOnlineFetchingRule.LOCAL_ONLY
         self.spec = PdfSignatureValidationSpec(
             SignatureValidationSpec(
@@ -309,15 +310,14 @@ class DocumentValidator:
         modification = _modification(integrity["diff_result"])
         coverage = _coverage(integrity["coverage"])
         certification = sig.docmdp_level is not None and sig.sig_object.get("/Reference") is not None
-        verdict, code = _judge(intact, valid, subindic, integrity["docmdp_ok"], modification, coverage, sig)
-        if code == "CERTIFICATE_CHAIN_GENERAL_FAILURE" and await self._chain_holds_without_revocation(sig):
-            code, revocation = "TRY_LATER", "unknown"  # the chain is fine; the OCSP/CRL evidence is what is missing
         signed_no_later_than = timestamp_time if timestamp_valid else sig.self_reported_timestamp
         # Revocation times have whole seconds: within the same second we cannot say which came first.
-        if revoked_at is not None and signed_no_later_than is not None \
-                and revoked_at < signed_no_later_than.replace(microsecond=0):
-            # EN 319 102-1 §5.3.4: revoked before the (claimed or proven) signing time is a failure, not a doubt.
-            verdict, code = Verdict.TOTAL_FAILED, "REVOKED"
+        revoked_before_signing = revoked_at is not None and signed_no_later_than is not None \
+            and revoked_at < signed_no_later_than.replace(microsecond=0)
+        verdict, code = _judge(intact, valid, revoked_before_signing, subindic, integrity["docmdp_ok"], modification,
+                               coverage, sig)
+        if code == "CERTIFICATE_CHAIN_GENERAL_FAILURE" and await self._chain_holds_without_revocation(sig):
+            code, revocation = "TRY_LATER", "unknown"  # the chain is fine; the OCSP/CRL evidence is what is missing
         reason_vi, reason_en = REASONS.get(code, (code, code))
         if result.failure_msg and verdict is not Verdict.TOTAL_PASSED and code == subindic.name:
             log.debug("signature %s: %s", sig.field_name, result.failure_msg)
@@ -352,17 +352,11 @@ class DocumentValidator:
         for a reason a proof of existence can cure (revoked or expired since, stale OCSP/CRL), the long-term
         procedure (§5.6.3) with past-signature validation."""
         spec = self._with_certificates_known_now(sig)
-        base = spec.signature_validation_spec
         # pyHanko keeps its DSS reader private; 0.38 is pinned in pyproject.toml.
         dss = ades._dss_to_local_knowledge(reader=reader)
-        knowledge = dataclasses.replace(
-            base.local_knowledge,
-            known_ocsps=[*base.local_knowledge.known_ocsps, *dss.known_ocsps],
-            known_crls=[*base.local_knowledge.known_crls, *dss.known_crls],
-            known_certs=[*base.local_knowledge.known_certs, *dss.known_certs],
-        )
+        with_dss = _knowing(spec, known_ocsps=dss.known_ocsps, known_crls=dss.known_crls, known_certs=dss.known_certs)
         with_time = await ades.ades_with_time_validation(
-            sig.signed_data, dataclasses.replace(base, local_knowledge=knowledge), raw_digest=sig.compute_digest(),
+            sig.signed_data, with_dss.signature_validation_spec, raw_digest=sig.compute_digest(),
         )
         if with_time.ades_subindic.status is AdESStatus.PASSED or with_time.ades_subindic not in _NEEDS_PAST:
             return with_time
@@ -370,10 +364,7 @@ class DocumentValidator:
         # signature timestamp proves the signature existed at best-signature-time: so did that data.
         signed_dss = ades._dss_to_local_knowledge(reader=reader.get_historical_resolver(sig.signed_revision))
         proofs = list(signed_dss.assert_existence_known_at(with_time.best_signature_time))
-        base = spec.signature_validation_spec
-        knowledge = dataclasses.replace(base.local_knowledge, known_poes=[*base.local_knowledge.known_poes, *proofs])
-        spec = dataclasses.replace(spec, signature_validation_spec=dataclasses.replace(base, local_knowledge=knowledge))
-        return await ades.ades_lta_validation(sig, spec)
+        return await ades.ades_lta_validation(sig, _knowing(spec, known_poes=proofs))
 
     def _with_certificates_known_now(self, sig: EmbeddedPdfSignature) -> PdfSignatureValidationSpec:
         """The spec, plus proof that the certificates in the signature and our anchors exist now.
@@ -384,17 +375,12 @@ class DocumentValidator:
         """
         now = datetime.now(UTC)
         certificates = [c.chosen for c in sig.signed_data["certificates"] if c.name == "certificate"]
-        certificates += [asn1_x509.Certificate.load(c.public_bytes(Encoding.DER)) for c in self.anchors]
         poes = [
             KnownPOE(POEType.PROVIDED, digest_for_poe(c.dump()), now,
                      ValidationObject(ValidationObjectType.CERTIFICATE, c))
-            for c in certificates
+            for c in [*certificates, *self._anchor_roots]
         ]
-        base = self.spec.signature_validation_spec
-        knowledge = dataclasses.replace(base.local_knowledge, known_poes=[*base.local_knowledge.known_poes, *poes])
-        return dataclasses.replace(
-            self.spec, signature_validation_spec=dataclasses.replace(base, local_knowledge=knowledge)
-        )
+        return _knowing(self.spec, known_poes=poes)
 
     async def _chain_holds_without_revocation(self, sig: EmbeddedPdfSignature) -> bool:
         """pyHanko reports missing revocation data as a general chain failure; tell the two apart."""
@@ -424,9 +410,18 @@ class DocumentValidator:
         )
 
 
+def _knowing(spec: PdfSignatureValidationSpec, **more: Iterable[Any]) -> PdfSignatureValidationSpec:
+    """`spec` whose local knowledge also holds `more` (known_certs, known_ocsps, known_crls, known_poes)."""
+    base = spec.signature_validation_spec
+    knowledge = dataclasses.replace(
+        base.local_knowledge, **{name: [*getattr(base.local_knowledge, name), *items] for name, items in more.items()})
+    return dataclasses.replace(spec, signature_validation_spec=dataclasses.replace(base, local_knowledge=knowledge))
+
+
 def _judge(
     intact: bool,
     valid: bool,
+    revoked_before_signing: bool,
     subindic: Any,
     docmdp_ok: bool | None,
     modification: str,
@@ -437,6 +432,9 @@ def _judge(
         return Verdict.TOTAL_FAILED, "HASH_FAILURE"
     if not valid:
         return Verdict.TOTAL_FAILED, "SIG_CRYPTO_FAILURE"
+    if revoked_before_signing:
+        # EN 319 102-1 §5.3.4: revoked before the (claimed or proven) signing time is a failure, not a doubt.
+        return Verdict.TOTAL_FAILED, "REVOKED"
     if subindic.status is AdESStatus.FAILED:
         return Verdict.TOTAL_FAILED, subindic.name
     if coverage == "partial":
