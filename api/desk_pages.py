@@ -30,7 +30,6 @@ import json
 import logging
 import threading
 from collections.abc import Callable
-from datetime import datetime
 from io import BytesIO
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -55,7 +54,7 @@ from werkzeug.exceptions import HTTPException
 from api import web
 from api.csc import remote_signing_service
 from api.desk_sessions import COOKIE, DeskSessions, DeskUser
-from api.ops import CSP
+from api.ops import page_csp
 from api.pages import vietnam_time
 from ca.authority import CertificateAuthority
 from egov.db import get_database
@@ -433,16 +432,14 @@ def _unexpected(exc: Exception) -> tuple[str, int]:
     return _error_page(500, "Lỗi nội bộ, hãy thử lại sau", "internal error, try again later")
 
 
-@blueprint.app_template_filter("desk_time")
-def desk_time(moment: datetime) -> str:
-    return vietnam_time(moment)
+blueprint.add_app_template_filter(vietnam_time, "desk_time")
 
 
 def _content_security_policy(settings: Settings) -> str:
     """The pages' policy, with Keycloak allowed as a form target: approving and logging out are form posts answered
     by a redirect to Keycloak, which browsers check against form-action."""
     keycloak = urlsplit(settings.keycloak_url)
-    return CSP.replace("form-action 'self'", f"form-action 'self' {keycloak.scheme}://{keycloak.netloc}")
+    return page_csp(f"'self' {keycloak.scheme}://{keycloak.netloc}")
 
 
 @blueprint.after_request

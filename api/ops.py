@@ -22,10 +22,13 @@ from egov.settings import Settings
 log = logging.getLogger("egov.http")
 blueprint = Blueprint("ops", __name__)
 
-CSP = (
-    "default-src 'self'; img-src 'self' data: blob:; style-src 'self'; script-src 'self'; object-src 'none'; "
-    "frame-ancestors 'none'; base-uri 'self'; form-action 'self'"
-)
+def page_csp(form_action: str = "'self'") -> str:
+    """The pages' Content-Security-Policy: only our own scripts and styles, no framing; forms post to `form_action`."""
+    return ("default-src 'self'; img-src 'self' data: blob:; style-src 'self'; script-src 'self'; object-src 'none'; "
+            f"frame-ancestors 'none'; base-uri 'self'; form-action {form_action}")
+
+
+CSP = page_csp()
 
 
 @blueprint.get("/healthz")

@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from flask import Blueprint, Flask, current_app, render_template
+from flask import Blueprint, Flask, render_template
 
+from api.web import current_settings
 from ca.authority import CA_SLUGS, CertificateAuthority
 from egov.settings import Settings
 from signing.appearance import VIETNAM, vietnam_iso
@@ -53,10 +54,9 @@ def published_authorities(settings: Settings) -> list[PublishedAuthority]:
 
 @blueprint.get("/ca")
 def ca_page() -> str:
-    settings: Settings = current_app.extensions["egov.settings"]
+    settings = current_settings()
     return render_template("ca.html", authorities=published_authorities(settings), base=settings.public_base_url)
 
 
 def init_app(app: Flask, settings: Settings) -> None:
-    app.extensions["egov.settings"] = settings
     app.register_blueprint(blueprint)

@@ -20,6 +20,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from api.csc import csc_json
 from api.openapi import document as openapi_document
 from api.problems import problem
+from api.web import current_settings
 from ca.authority import CertificateAuthority
 from ca.models import GOOD, REVOKED, SUSPENDED, CertificateRecord
 from egov import audit
@@ -32,7 +33,6 @@ from signing.errors import InvalidDocument, SigningError
 from signing.explanation import VERDICTS, kind_of
 from signing.validation import DocumentValidator, ValidationReport
 
-EXTENSION = "egov.apiv1"
 PREFIX = "/api/v1"
 AUDIT_MAX_LIMIT = 500
 AUDIT_DEFAULT_LIMIT = 100
@@ -51,7 +51,7 @@ class BadParameter(Refusal):
 
 
 def _settings() -> Settings:
-    return current_app.extensions[EXTENSION]
+    return current_settings()
 
 
 # -- verification -----------------------------------------------------------------------------------------------
@@ -259,6 +259,5 @@ def openapi() -> Response:
 
 def init_app(app: Flask, settings: Settings) -> None:
     """Needs `api.csc` bound first: the audit endpoints use its verifier of `egov-api` access tokens."""
-    app.extensions[EXTENSION] = settings
     init_token_verification(app, app.extensions["egov.csc"]["verifier"])  # `require_token` checks egov-api tokens
     app.register_blueprint(blueprint)

@@ -12,13 +12,13 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from api.pages import vietnam_time
 from api.v1 import drain_request_body, uploaded_pdf, verify_document
+from api.web import current_settings
 from egov.errors import Refusal
 from egov.settings import Settings
 from signing.appearance import vietnam_iso
 from signing.explanation import CHANGES, COVERAGE, REVOCATION, VERDICTS, YES_NO, Bilingual, SignatureKind, kind_of
 from signing.validation import SignatureReport, ValidationReport, Verdict
 
-EXTENSION = "egov.verification"
 blueprint = Blueprint("verification", __name__)
 # data-verdict values: the stable names a browser test or a script reads.
 VERDICT_NAMES = {Verdict.TOTAL_PASSED: "valid", Verdict.INDETERMINATE: "indeterminate", Verdict.TOTAL_FAILED: "invalid"}
@@ -92,7 +92,7 @@ def verify_form() -> tuple[str, int]:
 
 @blueprint.post("/verify")
 def verify_upload() -> tuple[str, int]:
-    settings: Settings = current_app.extensions[EXTENSION]
+    settings = current_settings()
     try:
         report = verify_document(uploaded_pdf(), settings)
     except Refusal as refusal:
@@ -115,5 +115,4 @@ def _form_expired(exc: CSRFError) -> tuple[str, int]:
 
 
 def init_app(app: Flask, settings: Settings) -> None:
-    app.extensions[EXTENSION] = settings
     app.register_blueprint(blueprint)

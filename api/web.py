@@ -7,7 +7,7 @@ logout) are exempted by blueprint or view with `csrf.exempt`: they carry no brow
 
 from __future__ import annotations
 
-from flask import Flask
+from flask import Flask, current_app
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
 from api.problems import problem
@@ -17,7 +17,16 @@ csrf = CSRFProtect()
 SESSION_COOKIE = "egov_session"
 
 
+SETTINGS = "egov.settings"
+
+
+def current_settings() -> Settings:
+    """The settings the app was built with (views of every blueprint read them here)."""
+    return current_app.extensions[SETTINGS]
+
+
 def init_app(app: Flask, settings: Settings) -> None:
+    app.extensions[SETTINGS] = settings
     # One key for every worker, restart and instance: EGOV_SESSION_SECRET(_FILE), else generated into the data dir.
     app.secret_key = settings.session_signing_secret()
     app.config.update(

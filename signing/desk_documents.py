@@ -16,7 +16,6 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, defer
 
 from ca.authority import CertificateAuthority
-from ca.models import GOOD
 from egov.db import Database
 from egov.errors import Refusal
 from egov.settings import Settings
@@ -352,9 +351,8 @@ class DeskDocuments:
 
     def credential(self, subject: str, profile: str) -> str:
         """The newest usable credential of this profile the person holds."""
-        now = datetime.now(UTC)
         usable = [c.id for c, record in credentials_of(self.authority, subject)
-                  if record.profile == profile and record.status == GOOD and record.not_after > now]
+                  if record.profile == profile and RemoteSigningService.certificate_status(record) == "valid"]
         if not usable:
             what = ("chứng thư ký của cán bộ", "an official's signing certificate") if profile == "official" \
                 else ("chứng thư con dấu của cơ quan", "the organisation's seal certificate")

@@ -194,7 +194,7 @@ class RemoteSigningService:
             held = self._held(session, credential_id, token.subject)
         record = held.certificate
         chain = self.authority.chain(record) if certificates == "chain" else [record.certificate]
-        status = self._certificate_status(record)
+        status = self.certificate_status(record)
         cert: dict[str, object] = {"status": status}
         if certificates != "none":
             cert["certificates"] = [base64.b64encode(c.public_bytes(Encoding.DER)).decode() for c in chain]
@@ -376,13 +376,14 @@ class RemoteSigningService:
         return _Held(credential, record)
 
     @staticmethod
-    def _certificate_status(record: CertificateRecord) -> str:
+    def certificate_status(record: CertificateRecord) -> str:
+        """As credentials/info says it: valid, expired, or the status (revoked, suspended); only valid signs."""
         if record.status != GOOD:
             return record.status
         return "expired" if record.not_after <= datetime.now(UTC) else "valid"
 
     def _require_usable(self, record: CertificateRecord) -> None:
-        status = self._certificate_status(record)
+        status = self.certificate_status(record)
         if status != "valid":
             raise CertificateUnusable(f"the signing certificate is {status}", f"certificate_{status}")
 
